@@ -1,0 +1,64 @@
+//! Array storage: one allocation shared by an array and its zero-copy views.
+//!
+//! The memory sits behind `Option`: `free()` takes it out (explicit dispose), after which every
+//! access reports `DisposedError`. Work in flight holds a `pin()` (an `Arc` of the block), so a
+//! dispose during an async operation frees the memory only when that operation ends.
+
+use crate::alloc::{host_allocator, HostBlock};
+use crate::error::{SbError, SbResult};
+use crate::memory_type::Device;
+use std::sync::{Arc, RwLock};
+
+pub struct Storage {
+  mem: RwLock<Option<Arc<HostBlock>>>,
+  bytes: usize,
+  device: Device,
+}
+
+impl Storage {
+  /// Host memory of `bytes`, zeroed when asked.
+  pub fn host(bytes: usize, zeroed: bool) -> SbResult<Arc<Storage>> {
+    let block = host_allocator().allocate(bytes, zeroed)?;
+    Ok(Arc::new(Storage { mem: RwLock::new(Some(Arc::new(block))), bytes, device: Device::Host }))
+  }
+
+  pub fn bytes(&self) -> usize {
+    self.bytes
+  }
+
+  pub fn device(&self) -> Device {
+    self.device
+  }
+
+  /// Keeps the memory alive for the caller's use; `DisposedError` once freed.
+  pub fn pin(&self) -> SbResult<Arc<HostBlock>> {
+    self.mem.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(SbError::disposed)
+  }
+
+  pub fn is_freed(&self) -> bool {
+    self.mem.read().unwrap_or_else(|p| p.into_inner()).is_none()
+  }
+
+  /// Releases the memory now (pins in flight keep it until they end). Idempotent.
+  pub fn free(&self) {
+    let taken = self.mem.write().unwrap_or_else(|p| p.into_inner()).take();
+    drop(taken);
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::error::ErrorCode;
+
+  #[test]
+  fn free_is_idempotent_and_pins_survive() {
+    let s = Storage::host(4096, true).unwrap();
+    let pin = s.pin().unwrap();
+    s.free();
+    s.free();
+    assert_eq!(s.pin().unwrap_err().code, ErrorCode::Disposed);
+    // the pin still reads valid (zeroed) memory
+    unsafe { assert_eq!(*pin.as_ptr(), 0) };
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Stack utilities (DESIGN §5): build `[Z, Y, X]` stacks from 2D slices, split them back into slices,
+ * and run a 2D function slice by slice. Semantics and error order follow OpenHCS's
+ * `stack_slices` / `unstack_slices` / `process_slices`, plus a check for unequal slice shapes.
+ */
+import { checkGpuId, convertMemory, convertMemorySync, detectMemoryType, shapeOf } from './convert.js';
+import { DimensionError, DtypeError, InvalidArgumentError } from './errors.js';
+import { checkMemoryType, describe, isNDArray, type NDArray } from './ndarray.js';
+import { stack2d } from './ops.js';
+import { GPU_MEMORY_TYPES, type MemoryTypeName } from './types.js';
+
+const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
+
+/** The gpuId implied by an array's device (`cuda:N` / `opencl:N` → N); undefined on the host. */
+function gpuIdOf(x: unknown): number | undefined {
+  if (!isNDArray(x)) return undefined;
+  const m = /^(?:cuda|opencl):(\d+)$/.exec(x.device);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** OpenHCS's `_enforce_gpu_device_requirements`, minus "gpu_id is required": ids are optional here. */
+function checkGpuFor(memoryType: MemoryTypeName, gpuId: number | undefined): void {
+  if (gpuId !== undefined && GPU_MEMORY_TYPES.includes(memoryType)) checkGpuId(gpuId);
+}
+
+/** Shape of an engine array or a tf.Tensor; anything else is not a slice. */
+function sliceShape(x: unknown, i: number): readonly number[] {
+  if (isNDArray(x)) return x.shape;
+  if (x !== null && typeof x === 'object' && detectMemoryType(x) !== 'unknown') return shapeOf(x);
+  throw new InvalidArgumentError(`Slice at index ${i} is not an array (got ${describe(x)})`, { index: i });
+}
+
+function dtypeOf(x: unknown): string | undefined {
+  return isNDArray(x) ? x.dtype : (x as { dtype?: string })?.dtype;
+}
+
+/**
+ * Stacks 2D `[Y, X]` slices into a new `[Z, Y, X]` array of `memoryType` (on `gpuId` for GPU kinds).
+ * Slices of other memory types are converted first. Errors, in OpenHCS's order: an empty list →
+ * `InvalidArgumentError`; a slice that is not 2D → `DimensionError` (its index and shape); slices of
+ * unequal shapes → `DimensionError` (the first mismatching index); then unequal dtypes →
+ * `DtypeError`; an unknown memory type → `UnknownMemoryTypeError`; a bad `gpuId` → `InvalidDeviceError`.
+ */
+export async function stackSlices(slices: readonly unknown[], memoryType: MemoryTypeName, gpuId?: number): Promise<NDArray> {
+  if (!Array.isArray(slices)) {
+    throw new InvalidArgumentError(`stackSlices expects an array of 2D slices, got ${describe(slices)}`);
+  }
+  if (slices.length === 0) throw new InvalidArgumentError('Cannot stack empty list of slices');
+  const shapes = slices.map((s, i) => {
+    const shape = sliceShape(s, i);
+    if (shape.length !== 2) {
+      throw new DimensionError(`Slice at index ${i} is not a 2D array (shape ${fmtShape(shape)}). All slices must be 2D.`, {
+        index: i,
+        shape: [...shape],
+      });
+    }
+    return shape;
+  });
+  const [y0, x0] = shapes[0];
+  const bad = shapes.findIndex(([y, x]) => y !== y0 || x !== x0);
+  if (bad >= 0) {
+    throw new DimensionError(
+      `Slice at index ${bad} has shape ${fmtShape(shapes[bad])}, expected ${fmtShape(shapes[0])} like slice 0. All slices must have the same shape.`,
+      { index: bad, shape: [...shapes[bad]], expected: [...shapes[0]] },
+    );
+  }
+  const d0 = dtypeOf(slices[0]);
+  const badDtype = slices.findIndex((s) => dtypeOf(s) !== d0);
+  if (badDtype >= 0) {
+    throw new DtypeError(`Slice at index ${badDtype} has dtype ${dtypeOf(slices[badDtype])}, expected ${d0} like slice 0`, {
+      index: badDtype,
+    });
+  }
+  const target = checkMemoryType(memoryType);
+  checkGpuFor(target, gpuId);
+
+  // tf.Tensors are not engine arrays: stack on the host and hand the result to tfjs once.
+  const engineType: MemoryTypeName = target === 'tensorflow' ? 'numpy' : target;
+  const converted: unknown[] = [];
+  try {
+    for (const s of slices) converted.push(await convertMemory(s, { targetType: engineType, gpuId }));
+    const stacked = await stack2d(converted as NDArray[], engineType);
+    if (target !== 'tensorflow') return stacked;
+    // Not disposed: tfjs may view the host stack zero-copy (float32/int32 on its cpu backend).
+    return await convertMemory(stacked, { targetType: 'tensorflow' });
+  } finally {
+    // Converted copies/views are ours; disposing a view only releases its own hold on the memory.
+    converted.forEach((c, i) => {
+      if (c !== slices[i] && isNDArray(c)) c.dispose();
+    });
+  }
+}
+
+/**
+ * Splits a `[Z, Y, X]` array into Z slices `[Y, X]` of `memoryType`. When the array already is of
+ * that type on that device the slices are zero-copy views: a write through one is seen by the stack.
+ * Otherwise the array is converted first (recorded in the trace) and the slices view the converted
+ * copy. Not 3D → `DimensionError`.
+ */
+export function unstackSlices(array: unknown, memoryType: MemoryTypeName, gpuId?: number): NDArray[] {
+  const target = checkMemoryType(memoryType);
+  if (!isNDArray(array) && (array === null || typeof array !== 'object' || detectMemoryType(array) === 'unknown')) {
+    throw new InvalidArgumentError(`unstackSlices expects a 3D array, got ${describe(array)}`);
+  }
+  const shape = isNDArray(array) ? array.shape : shapeOf(array);
+  if (shape.length !== 3) {
+    throw new DimensionError(`Array must be 3D [Z, Y, X], got ${shape.length}D (shape ${fmtShape(shape)})`, { shape: [...shape] });
+  }
+  checkGpuFor(target, gpuId);
+  const [z, y, x] = shape;
+
+  if (target === 'tensorflow') {
+    // tfjs owns its memory: slice a host copy and hand each slice to tfjs.
+    const host = convertMemorySync(array, { targetType: 'numpy' }) as NDArray;
+    const views = viewSlices(host, z, y, x);
+    return views.map((v) => convertMemorySync(v, { targetType: 'tensorflow' }));
+  }
+  const converted = convertMemorySync(array, { targetType: target, gpuId }) as NDArray;
+  const views = viewSlices(converted, z, y, x);
+  // The slices hold the converted memory; our extra handle on it is not needed.
+  if (converted !== array) converted.dispose();
+  return views;
+}
+
+function viewSlices(a: NDArray, z: number, y: number, x: number): NDArray[] {
+  const out: NDArray[] = [];
+  for (let i = 0; i < z; i++) {
+    const plane = a.sliceZ(i, i + 1);
+    out.push(plane.reshape([y, x]));
+    plane.dispose(); // the [1, Y, X] view is only a stepping stone
+  }
+  return out;
+}
+
+/** What `processSlices` returns: the stack, or, for tuple results, the stack then one list per extra element. */
+export type ProcessSlicesResult = NDArray | [NDArray, ...unknown[][]];
+
+/**
+ * Calls `fn(slice, ...args)` on each Z slice of `stack` (in order; `fn` may be sync or async) and
+ * stacks the results in the stack's memory type and device. If `fn` returns tuples (JS arrays)
+ * `[slice, a, b, ...]`, the first elements are stacked and the rest are collected per slice:
+ * the result is `[stack, [a0, a1, ...], [b0, b1, ...], ...]` (OpenHCS `process_slices`).
+ * Not 3D → `DimensionError`.
+ */
+export async function processSlices<A extends unknown[]>(
+  stack: NDArray,
+  fn: (slice: NDArray, ...args: A) => unknown,
+  ...args: A
+): Promise<ProcessSlicesResult> {
+  if (typeof fn !== 'function') throw new InvalidArgumentError(`processSlices expects a function, got ${describe(fn)}`);
+  const memoryType = detectMemoryType(stack);
+  if (memoryType === 'unknown') throw new InvalidArgumentError(`processSlices expects a 3D array, got ${describe(stack)}`);
+  const gpuId = gpuIdOf(stack);
+  const slices = unstackSlices(stack, memoryType, gpuId);
+  const lists: unknown[][] = [];
+  try {
+    const results: unknown[] = [];
+    for (const s of slices) results.push(await fn(s, ...args));
+    const tuple = results.length > 0 && Array.isArray(results[0]);
+    const badIndex = results.findIndex((r) => Array.isArray(r) !== tuple);
+    if (badIndex >= 0) {
+      throw new InvalidArgumentError(
+        `processSlices: slice 0 returned ${tuple ? 'a tuple' : 'a single array'} but slice ${badIndex} did not; every slice must return the same form`,
+        { index: badIndex },
+      );
+    }
+    if (!tuple) return await stackSlices(results, memoryType, gpuId);
+    const tuples = results as unknown[][];
+    const main = await stackSlices(tuples.map((t) => t[0]), memoryType, gpuId);
+    const extra = Math.max(0, ...tuples.map((t) => t.length - 1));
+    for (let k = 1; k <= extra; k++) lists.push(tuples.map((t) => t[k]));
+    return [main, ...lists];
+  } finally {
+    // The views are ours (fn's results are not: fn may keep them); a view's dispose only drops its
+    // hold on the memory. A view fn handed back as a tuple extra now belongs to the caller.
+    const returned = new Set(lists.flat());
+    for (const s of slices) if (isNDArray(s) && !returned.has(s)) s.dispose();
+  }
+}
