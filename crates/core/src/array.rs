@@ -128,6 +128,11 @@ impl HostArray {
     Ok(HostArray { shape, ..self.clone() })
   }
 
+  /// The same array over an alias of its storage (see `Storage::alias`), for async work.
+  pub fn for_work(&self) -> SbResult<HostArray> {
+    Ok(HostArray { storage: self.storage.alias()?, ..self.clone() })
+  }
+
   pub fn shares_memory_with(&self, other: &HostArray) -> bool {
     Arc::ptr_eq(&self.storage, &other.storage)
   }

@@ -35,6 +35,13 @@ impl Storage {
     self.mem.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(SbError::disposed)
   }
 
+  /// A second storage over the same memory, for work in flight: freeing `self` (a dispose while
+  /// the work runs) leaves the alias valid until the work drops it.
+  pub fn alias(&self) -> SbResult<Arc<Storage>> {
+    let block = self.pin()?;
+    Ok(Arc::new(Storage { mem: RwLock::new(Some(block)), bytes: self.bytes, device: self.device }))
+  }
+
   pub fn is_freed(&self) -> bool {
     self.mem.read().unwrap_or_else(|p| p.into_inner()).is_none()
   }

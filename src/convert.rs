@@ -1,0 +1,123 @@
+//! The conversion matrix at the binding: plans with `stackbridge_core::conversion` and executes
+//! the host edges. Device domains (CUDA, OpenCL) plug their executors in here as they land; until
+//! then their placements answer `GpuUnavailableError` from the plan itself.
+
+use crate::array::NativeArray;
+use crate::devices::topology;
+use crate::errors::guard;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use stackbridge_core::conversion::{plan, placement as place, ConversionKind, ConvertOptions, Plan};
+use stackbridge_core::{Device, ErrorCode, HostArray, MemoryType, SbError, SbResult};
+use std::time::Instant;
+
+#[napi(object, object_from_js = false)]
+pub struct Conversion {
+  /// `null` for identity: the caller keeps its own object.
+  pub array: Option<NativeArray>,
+  pub kind: String,
+  pub bytes: f64,
+  pub micros: f64,
+  pub source_device: String,
+  pub target_device: String,
+}
+
+#[napi(object)]
+pub struct ConversionPlan {
+  pub kind: String,
+  pub source_device: String,
+  pub target_device: String,
+}
+
+/// gpuId from JS: absent, or a non-negative integer.
+pub fn gpu_id(v: Option<f64>) -> SbResult<Option<u32>> {
+  match v {
+    None => Ok(None),
+    Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= u32::MAX as f64 => Ok(Some(x as u32)),
+    Some(x) => Err(SbError::new(ErrorCode::InvalidDevice, format!("gpuId must be a non-negative integer, got {x}")).with("gpuId", x)),
+  }
+}
+
+fn options(gpu: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> SbResult<ConvertOptions> {
+  Ok(ConvertOptions { gpu_id: gpu_id(gpu)?, allow_cpu_roundtrip, strict_device, dtype: None })
+}
+
+/// Executes `p` for `src` (host edges). The result shares `src`'s storage when zero-copy.
+fn execute(src: &NativeArray, a: &HostArray, target: MemoryType, p: &Plan) -> SbResult<Option<NativeArray>> {
+  match (p.kind, p.target) {
+    (ConversionKind::Identity, _) => Ok(None),
+    (ConversionKind::ZeroCopy, Device::Host) => Ok(Some(src.view(a.view_as(target)))),
+    (_, Device::Tfjs) | (ConversionKind::Transfer, Device::Host) if a.device() == Device::Tfjs => {
+      Err(SbError::new(ErrorCode::UnsupportedConversion, "tensorflow edges are converted in TypeScript").with("targetType", target.name()))
+    }
+    (kind, dev) => Err(
+      SbError::gpu_unavailable(format!("no executor for a {} to {dev}: this build has no {} domain", kind.name(), dev))
+        .with("device", dev.to_string()),
+    ),
+  }
+}
+
+fn run(array: &NativeArray, target_type: &str, o: ConvertOptions) -> SbResult<Conversion> {
+  let t0 = Instant::now();
+  let a = array.alive()?;
+  let target = MemoryType::parse(target_type)?;
+  let p = plan(a.memory_type, a.device(), target, ConvertOptions { dtype: Some(a.dtype), ..o }, &topology())?;
+  let out = execute(array, a, target, &p)?;
+  Ok(Conversion {
+    array: out,
+    kind: p.kind.name().into(),
+    bytes: a.nbytes() as f64,
+    micros: t0.elapsed().as_secs_f64() * 1e6,
+    source_device: p.source.to_string(),
+    target_device: p.target.to_string(),
+  })
+}
+
+/// Converts `array` to `target_type`. Host edges are O(1) views, so they complete immediately;
+/// the Promise form keeps one API for the device edges that copy.
+#[napi(ts_return_type = "Promise<Conversion>")]
+pub fn convert(array: &NativeArray, target_type: String, gpu_id: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> Result<AsyncTask<Ready>> {
+  let r = guard(|| run(array, &target_type, options(gpu_id, allow_cpu_roundtrip, strict_device)?));
+  Ok(AsyncTask::new(Ready { value: Some(r) }))
+}
+
+#[napi]
+pub fn convert_sync(array: &NativeArray, target_type: String, gpu_id: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> Result<Conversion> {
+  guard(|| run(array, &target_type, options(gpu_id, allow_cpu_roundtrip, strict_device)?))
+}
+
+/// The plan for converting `source_type` data on `source_device` (no data needed).
+#[napi]
+pub fn plan_conversion(source_type: String, source_device: String, target_type: String, gpu_id: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> Result<ConversionPlan> {
+  guard(|| {
+    let src = MemoryType::parse(&source_type)?;
+    let dev = Device::parse(&source_device)?;
+    let dst = MemoryType::parse(&target_type)?;
+    let p = plan(src, dev, dst, options(gpu_id, allow_cpu_roundtrip, strict_device)?, &topology())?;
+    Ok(ConversionPlan { kind: p.kind.name().into(), source_device: p.source.to_string(), target_device: p.target.to_string() })
+  })
+}
+
+/// Where data of `memory_type` lives for `gpu_id` on this machine.
+#[napi]
+pub fn placement(memory_type: String, gpu_id: Option<f64>) -> Result<String> {
+  guard(|| Ok(place(MemoryType::parse(&memory_type)?, self::gpu_id(gpu_id)?, &topology())?.to_string()))
+}
+
+/// A finished result delivered through the Promise machinery (resolves on the next tick).
+pub struct Ready {
+  value: Option<Result<Conversion>>,
+}
+
+impl Task for Ready {
+  type Output = ();
+  type JsValue = Conversion;
+
+  fn compute(&mut self) -> Result<()> {
+    Ok(())
+  }
+
+  fn resolve(&mut self, _env: Env, _output: ()) -> Result<Conversion> {
+    self.value.take().unwrap_or_else(|| Err(napi::Error::from_reason("conversion resolved twice")))
+  }
+}
