@@ -1,0 +1,36 @@
+/**
+ * stackbridge: OpenHCS's memory type system for Node.js. See README.md for a tour and
+ * docs/ARCHITECTURE.md for how a call flows from here through the napi binding into Rust.
+ */
+export { MemoryType, DtypeConversion, MEMORY_TYPES } from './types.js';
+export type { ConcreteMemoryType, MemoryTypeName, Dtype, DeviceId, ConversionKind, AnyTypedArray, DtypeArrayMap } from './types.js';
+export { NDArray, asarray, zeros, isNDArray } from './ndarray.js';
+export type { AsArrayOptions, ZerosOptions } from './ndarray.js';
+export { convertMemory, convertMemorySync, detectMemoryType, planConversion, MemoryWrapper } from './convert.js';
+export type { ConvertOptions, Converted } from './convert.js';
+export { astype, scaleToDtype, concatZ, copy } from './ops.js';
+export { devices, memoryInfo, emptyCache, setMemoryLimit } from './devices.js';
+export type { DeviceInfo, MemoryInfo } from './devices.js';
+export { TraceCollector, withTrace } from './trace.js';
+export type { ConversionRecord, RecoveryRecord } from './trace.js';
+export {
+  StackbridgeError,
+  MemoryConversionError,
+  CpuRoundtripRequiredError,
+  UnsupportedConversionError,
+  UnknownMemoryTypeError,
+  DeviceError,
+  GpuUnavailableError,
+  InvalidDeviceError,
+  DeviceMismatchError,
+  DeviceLostError,
+  MemoryTypeUnavailableError,
+  OutOfMemoryError,
+  DimensionError,
+  DtypeError,
+  InvalidArgumentError,
+  KernelCompileError,
+  DisposedError,
+  PipelineError,
+  InternalError,
+} from './errors.js';
