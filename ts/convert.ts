@@ -138,7 +138,7 @@ export async function convertMemory(data: unknown, options: ConvertOptions): Pro
   const h = handleOf(arr);
   const c = await nativeAsync(() => addon.convert(h, target, gpuId ?? null, allow, strict));
   recordConversion({ from: source, to: target, kind: c.kind as ConversionKind, bytes: c.bytes, ms: c.micros / 1000, sourceDevice: c.sourceDevice, targetDevice: c.targetDevice });
-  return c.array === null ? arr : wrap(c.array);
+  return c.array == null ? arr : wrap(c.array);
 }
 
 /**
@@ -156,7 +156,7 @@ export function convertMemorySync(data: NDArray, options: ConvertOptions): NDArr
   const h = handleOf(data);
   const c = native(() => addon.convertSync(h, target, gpuId ?? null, options.allowCpuRoundtrip === true, options.strictDevice === true));
   recordConversion({ from: source, to: target, kind: c.kind as ConversionKind, bytes: c.bytes, ms: c.micros / 1000, sourceDevice: c.sourceDevice, targetDevice: c.targetDevice });
-  return c.array === null ? data : wrap(c.array);
+  return c.array == null ? data : wrap(c.array);
 }
 
 function record(from: MemoryTypeName, to: MemoryTypeName, kind: ConversionKind, x: NDArray | Tensor, t0: number, sourceDevice: string, targetDevice: string): void {
@@ -219,7 +219,7 @@ async function fromTensor(t: Tensor, target: MemoryTypeName, gpuId: number | und
   let out: NDArray = host;
   if (target !== 'numpy') {
     const c = await nativeAsync(() => addon.convert(handleOf(host), target, gpuId ?? null, allow, strict));
-    if (c.array !== null) out = wrap(c.array);
+    if (c.array != null) out = wrap(c.array);
   }
   recordConversion({ from: 'tensorflow', to: target, kind: plan.kind as ConversionKind, bytes: out.nbytes, ms: performance.now() - t0, sourceDevice: 'tfjs', targetDevice: plan.targetDevice });
   return out;

@@ -137,24 +137,25 @@ export const ERROR_CLASSES: Readonly<Record<string, ErrorClass>> = {
   SB_INTERNAL: InternalError,
 };
 
-const NATIVE_PREFIX = '{"sb":';
 
 /**
- * Turns whatever a native call threw into a `StackbridgeError`. Rust encodes its errors as
- * `{"sb": code, "message": ..., "details": {...}}` in the message; napi-rs's own argument checks
+ * Turns whatever a native call threw into a `StackbridgeError`. Rust encodes its errors as the
+ * JSON object `{sb: code, message, details}` in the message; napi-rs's own argument checks
  * (a string where a number belongs, ...) become `InvalidArgumentError`.
  */
 export function translateNativeError(err: unknown): unknown {
   if (err instanceof StackbridgeError) return err;
   if (!(err instanceof Error)) return err;
   const msg = err.message;
-  if (msg.startsWith(NATIVE_PREFIX)) {
+  if (msg.startsWith('{') && msg.includes('"sb":')) {
     try {
-      const parsed = JSON.parse(msg) as { sb: string; message: string; details?: ErrorDetails };
-      const Cls = ERROR_CLASSES[parsed.sb] ?? StackbridgeError;
-      return new Cls(parsed.message, parsed.details ?? {});
+      const parsed = JSON.parse(msg) as { sb?: unknown; message?: unknown; details?: ErrorDetails };
+      if (typeof parsed.sb === 'string' && typeof parsed.message === 'string') {
+        const Cls = ERROR_CLASSES[parsed.sb] ?? StackbridgeError;
+        return new Cls(parsed.message, parsed.details ?? {});
+      }
     } catch {
-      /* fall through */
+      /* not ours: fall through */
     }
   }
   const code = (err as { code?: unknown }).code;
