@@ -124,7 +124,7 @@ test('numpy → tensorflow is zero-copy for float32 on the tfjs cpu backend', as
 });
 
 test('tensorflow widens uint8/uint16/int16/float64 and restores them exactly', async (t) => {
-  const cases: [NDArray, string][] = [
+  const cases: [NDArray, 'int32' | 'float32'][] = [
     [asarray(new Uint8Array([0, 1, 255]), { shape: [1, 1, 3] }), 'int32'],
     [asarray(new Uint16Array([0, 65535, 40000]), { shape: [1, 1, 3] }), 'int32'],
     [asarray(new Int16Array([-32768, 32767, -1]), { shape: [1, 1, 3] }), 'int32'],

@@ -74,7 +74,7 @@ test.serial('dispose frees memory, is idempotent, and later use throws DisposedE
   t.true(a.disposed);
   t.is(memoryInfo('cpu').allocatedBytes, before);
   t.is(view.length, 0, 'an old view is detached, so it can never read freed memory');
-  t.is(view[0], undefined);
+  t.is(view[0] as number | undefined, undefined);
   t.throws(() => a.shape, { instanceOf: DisposedError });
   t.throws(() => a.data, { instanceOf: DisposedError });
   t.throws(() => a.sliceZ(0, 1), { instanceOf: DisposedError });

@@ -7,6 +7,16 @@ import { asarray, type NDArray } from '../ts/ndarray.js';
 import { FunctionStep, Pipeline, type PipelineProgress } from '../ts/pipeline.js';
 import { getFunction, listFunctions, registerFunction, unregisterFunction } from '../ts/registry.js';
 
+/** What `p` rejects with (ava's throwsAsync insists on native Errors; an AbortError is a DOMException). */
+async function rejection(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
+
 const hasCuda = addon.devices().some((d) => d.id.startsWith('cuda:'));
 
 /** A new float32 array of `like`'s shape holding `f` of each element, in `like`'s memory type. */
@@ -131,6 +141,20 @@ test('plan() with a cupy step throws GpuUnavailableError without CUDA', (t) => {
   t.throws(() => new Pipeline([addAmount, onGpu]).plan('numpy'), { instanceOf: GpuUnavailableError });
 });
 
+test('a conversion a step cannot get is a PipelineError whose cause is typed', async (t) => {
+  if (hasCuda) {
+    t.pass('a CUDA device is present');
+    return;
+  }
+  const onGpu = cupy(async function onGpu(stack: NDArray) {
+    return stack;
+  });
+  const e = await t.throwsAsync(new Pipeline([double, onGpu]).run(input()), { instanceOf: PipelineError });
+  t.is(e.stepIndex, 1);
+  t.is(e.stepName, 'onGpu');
+  t.true(e.cause instanceof GpuUnavailableError);
+});
+
 test('a step that throws rejects with PipelineError carrying the step and the cause', async (t) => {
   const boom = new Error('boom');
   let laterRan = false;
@@ -160,8 +184,14 @@ test('abort before the start rejects with AbortError and runs nothing', async (t
   });
   const controller = new AbortController();
   controller.abort();
-  const e = await t.throwsAsync(new Pipeline([count, count]).run(input(), { signal: controller.signal }));
+  const e = await rejection(new Pipeline([count, count]).run(input(), { signal: controller.signal }));
   t.is(e.name, 'AbortError');
+  t.is(ran, 0);
+  // A reason that is not an Error still rejects with an AbortError.
+  const c2 = new AbortController();
+  c2.abort('just because');
+  const e2 = await rejection(new Pipeline([count]).run(input(), { signal: c2.signal }));
+  t.is(e2.name, 'AbortError');
   t.is(ran, 0);
 });
 
@@ -178,10 +208,11 @@ test('abort from inside step 1 rejects with AbortError; step 2 never runs', asyn
     return stack;
   });
   const x = input();
-  const e = await t.throwsAsync(new Pipeline([aborts, step2]).run(x, { signal: controller.signal, onProgress: (p) => progress.push(p) }));
+  const e = await rejection(new Pipeline([aborts, step2]).run(x, { signal: controller.signal, onProgress: (p) => progress.push(p) }));
   t.is(e.name, 'AbortError');
   t.false(e instanceof PipelineError);
   t.false(step2Ran);
+  t.deepEqual(progress, []);
   t.false(x.disposed);
 });
 
@@ -192,7 +223,7 @@ test('an abort reason that is an Error is the rejection', async (t) => {
     controller.abort(reason);
     return stack;
   });
-  const e = await t.throwsAsync(new Pipeline([aborts, addAmount]).run(input(), { signal: controller.signal }));
+  const e = await rejection(new Pipeline([aborts, addAmount]).run(input(), { signal: controller.signal }));
   t.is(e, reason);
 });
 

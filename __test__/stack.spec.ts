@@ -1,8 +1,17 @@
 import test from 'ava';
 
-import { DimensionError, DtypeError, InvalidArgumentError, InvalidDeviceError, UnknownMemoryTypeError } from '../ts/errors.js';
+import {
+  DimensionError,
+  DtypeError,
+  GpuUnavailableError,
+  InvalidArgumentError,
+  InvalidDeviceError,
+  UnknownMemoryTypeError,
+} from '../ts/errors.js';
+import { addon } from '../ts/native.js';
 import { asarray, type NDArray } from '../ts/ndarray.js';
 import { processSlices, stackSlices, unstackSlices } from '../ts/stack.js';
+import { requireTf, type Tensor } from '../ts/tfjs.js';
 import type { MemoryTypeName } from '../ts/types.js';
 
 const f32 = (values: number[], shape: number[], memoryType: MemoryTypeName = 'numpy') =>
@@ -171,4 +180,46 @@ test('processSlices rejects non-3D input and mixed result forms', async (t) => {
     { instanceOf: InvalidArgumentError },
   );
   await t.throwsAsync(processSlices(s, 'nope' as unknown as (x: NDArray) => NDArray), { instanceOf: InvalidArgumentError });
+});
+
+test('tensorflow: stack, unstack and processSlices work on tf.Tensors', async (t) => {
+  const tf = requireTf();
+  const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+  const b = tf.tensor2d([5, 6, 7, 8], [2, 2]);
+  const s = await stackSlices([a, b], 'tensorflow');
+  t.deepEqual(s.shape, [2, 2, 2]);
+  t.deepEqual([...s.dataSync()], [1, 2, 3, 4, 5, 6, 7, 8]);
+  // tf slices stacked into an engine type.
+  const n = await stackSlices([a, b], 'numpy');
+  t.is(n.memoryType, 'numpy');
+  t.deepEqual([...n.data], [1, 2, 3, 4, 5, 6, 7, 8]);
+  const parts = unstackSlices(s, 'tensorflow');
+  t.deepEqual(
+    parts.map((p) => [...p.dataSync()]),
+    [
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+    ],
+  );
+  t.throws(() => unstackSlices(s, 'numpy'), { instanceOf: InvalidArgumentError });
+  const out = (await processSlices(s, (slice: NDArray) => tf.mul(slice as unknown as Tensor, 3) as unknown as NDArray)) as unknown as Tensor;
+  t.true(out instanceof tf.Tensor);
+  t.deepEqual([...out.dataSync()], [3, 6, 9, 12, 15, 18, 21, 24]);
+});
+
+test('cupy without CUDA: stackSlices and unstackSlices throw GpuUnavailableError', async (t) => {
+  if (addon.devices().some((d) => d.id.startsWith('cuda:'))) {
+    t.pass('a CUDA device is present');
+    return;
+  }
+  await t.throwsAsync(stackSlices([slice0(), slice1()], 'cupy'), { instanceOf: GpuUnavailableError });
+  t.throws(() => unstackSlices(f32([1, 2, 3, 4], [1, 2, 2]), 'cupy'), { instanceOf: GpuUnavailableError });
+});
+
+test('processSlices keeps a jax stack jax (read-only input, new output)', async (t) => {
+  const s = f32([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2], 'jax');
+  const out = (await processSlices(s, async (slice: NDArray) => f32([...(await slice.toTypedArray())].map((v) => v - 1), [2, 2]))) as NDArray;
+  t.is(out.memoryType, 'jax');
+  t.true(out.readonly);
+  t.deepEqual([...(await out.toTypedArray())], [0, 1, 2, 3, 4, 5, 6, 7]);
 });

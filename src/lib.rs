@@ -12,3 +12,12 @@ mod ops;
 mod raw;
 
 pub use array::NativeArray;
+
+/// Panics are caught at every export and reported as `InternalError`; print one line for them
+/// instead of Rust's default multi-line report (set STACKBRIDGE_BACKTRACE=1 for the full one).
+#[napi_derive::module_init]
+fn quiet_panics() {
+  if std::env::var_os("STACKBRIDGE_BACKTRACE").is_none() {
+    std::panic::set_hook(Box::new(|info| eprintln!("stackbridge: caught panic: {info}")));
+  }
+}

@@ -114,17 +114,28 @@ export function describe(x: unknown): string {
   return typeof x;
 }
 
+/** A printable form of any value (JSON.stringify throws on bigint and drops symbols). */
+export function show(x: unknown): string {
+  if (typeof x === 'string') return JSON.stringify(x);
+  if (typeof x === 'bigint' || typeof x === 'symbol' || typeof x === 'function') return String(x);
+  try {
+    return JSON.stringify(x) ?? String(x);
+  } catch {
+    return String(x);
+  }
+}
+
 export function checkDtype(dtype: unknown): Dtype {
   if (typeof dtype !== 'string' || !(DTYPES as readonly string[]).includes(dtype)) {
-    throw new DtypeError(`unsupported dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`, { dtype: String(dtype) });
+    throw new DtypeError(`unsupported dtype ${show(dtype)}; expected one of ${DTYPES.join(', ')}`, { dtype: show(dtype) });
   }
   return dtype as Dtype;
 }
 
 export function checkMemoryType(t: unknown): MemoryTypeName {
   if (typeof t !== 'string' || !(MEMORY_TYPES as readonly string[]).includes(t)) {
-    throw new UnknownMemoryTypeError(`unknown memory type ${JSON.stringify(t)}; expected one of ${MEMORY_TYPES.join(', ')}`, {
-      memoryType: String(t),
+    throw new UnknownMemoryTypeError(`unknown memory type ${show(t)}; expected one of ${MEMORY_TYPES.join(', ')}`, {
+      memoryType: show(t),
     });
   }
   return t as MemoryTypeName;
@@ -134,7 +145,7 @@ function checkShape(shape: unknown): number[] {
   if (!Array.isArray(shape)) throw new InvalidArgumentError(`shape must be an array of integers, got ${describe(shape)}`);
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > Number.MAX_SAFE_INTEGER) {
-      throw new InvalidArgumentError(`shape must hold non-negative integers, got [${shape.map(String).join(', ')}]`, { shape: shape.map(String) });
+      throw new InvalidArgumentError(`shape must hold non-negative integers, got [${shape.map(show).join(', ')}]`, { shape: shape.map(show) });
     }
   }
   return shape as number[];

@@ -8,7 +8,7 @@ import { InvalidArgumentError, PipelineError, UnknownMemoryTypeError } from './e
 import { checkMemoryType, describe, isNDArray } from './ndarray.js';
 import { isDecorated, type DecoratedFunction } from './registry.js';
 import { TraceCollector, withTrace, type ConversionRecord, type RecoveryRecord } from './trace.js';
-import { GPU_MEMORY_TYPES, type ConversionKind, type MemoryTypeName } from './types.js';
+import { GPU_MEMORY_TYPES, type ConversionKind, type Dtype, type MemoryTypeName } from './types.js';
 
 /** Options of a `FunctionStep`; `kwargs` is typed from the function's second parameter. */
 export interface FunctionStepOptions<F extends DecoratedFunction> {
@@ -119,6 +119,13 @@ export interface PipelineResult<T = any> {
   trace: PipelineTrace;
 }
 
+/** Options of `Pipeline.plan`: the run's options, and the input dtype (it decides host → tfjs kinds). */
+export interface PlanOptions {
+  gpuId?: number;
+  allowCpuRoundtrip?: boolean;
+  dtype?: Dtype;
+}
+
 /** Per-step conversion options: the run's values win over the decorator's; gpuId only for GPU kinds. */
 function conversionOptions(step: FunctionStep, run: { gpuId?: number; allowCpuRoundtrip?: boolean }) {
   const target = step.inputMemoryType;
@@ -174,13 +181,13 @@ export class Pipeline {
    * anything. A conversion the run could not make throws the same typed error here (e.g.
    * `GpuUnavailableError` for a cupy step on a machine without CUDA).
    */
-  plan(inputType: MemoryTypeName, options: { gpuId?: number; allowCpuRoundtrip?: boolean } = {}): PipelinePlan {
+  plan(inputType: MemoryTypeName, options: PlanOptions = {}): PipelinePlan {
     const input = checkMemoryType(inputType);
     if (options.gpuId !== undefined) checkGpuId(options.gpuId);
     let previous = input;
     const steps = this.steps.map((step, stepIndex): StepPlan => {
       const to = step.inputMemoryType;
-      const p = planConversion(previous, to, conversionOptions(step, options));
+      const p = planConversion(previous, to, { ...conversionOptions(step, options), dtype: options.dtype });
       const plan: StepPlan = {
         stepName: step.name,
         stepIndex,
@@ -259,7 +266,7 @@ export class Pipeline {
       if (Array.isArray(result)) {
         // A tuple: the stack goes on, the tail is this step's special outputs.
         output = result[0];
-        const key = step.name in specialOutputs ? `${step.name}#${stepIndex}` : step.name;
+        const key = Object.hasOwn(specialOutputs, step.name) ? `${step.name}#${stepIndex}` : step.name;
         specialOutputs[key] = result.slice(1);
         for (const x of specialOutputs[key]) kept.add(x);
       }

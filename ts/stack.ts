@@ -3,10 +3,20 @@
  * and run a 2D function slice by slice. Semantics and error order follow OpenHCS's
  * `stack_slices` / `unstack_slices` / `process_slices`, plus a check for unequal slice shapes.
  */
-import { checkGpuId, convertMemory, convertMemorySync, detectMemoryType, shapeOf } from './convert.js';
+import {
+  checkGpuId,
+  convertMemory,
+  convertMemorySync,
+  detectMemoryType,
+  dtypeOf,
+  planConversion,
+  shapeOf,
+  type Converted,
+} from './convert.js';
 import { DimensionError, DtypeError, InvalidArgumentError } from './errors.js';
 import { checkMemoryType, describe, isNDArray, type NDArray } from './ndarray.js';
 import { stack2d } from './ops.js';
+import { requireTf, type Tensor } from './tfjs.js';
 import { GPU_MEMORY_TYPES, type MemoryTypeName } from './types.js';
 
 const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
@@ -30,10 +40,6 @@ function sliceShape(x: unknown, i: number): readonly number[] {
   throw new InvalidArgumentError(`Slice at index ${i} is not an array (got ${describe(x)})`, { index: i });
 }
 
-function dtypeOf(x: unknown): string | undefined {
-  return isNDArray(x) ? x.dtype : (x as { dtype?: string })?.dtype;
-}
-
 /**
  * Stacks 2D `[Y, X]` slices into a new `[Z, Y, X]` array of `memoryType` (on `gpuId` for GPU kinds).
  * Slices of other memory types are converted first. Errors, in OpenHCS's order: an empty list →
@@ -41,7 +47,11 @@ function dtypeOf(x: unknown): string | undefined {
  * unequal shapes → `DimensionError` (the first mismatching index); then unequal dtypes →
  * `DtypeError`; an unknown memory type → `UnknownMemoryTypeError`; a bad `gpuId` → `InvalidDeviceError`.
  */
-export async function stackSlices(slices: readonly unknown[], memoryType: MemoryTypeName, gpuId?: number): Promise<NDArray> {
+export async function stackSlices<T extends MemoryTypeName>(
+  slices: readonly (NDArray | Tensor)[],
+  memoryType: T,
+  gpuId?: number,
+): Promise<Converted<T>> {
   if (!Array.isArray(slices)) {
     throw new InvalidArgumentError(`stackSlices expects an array of 2D slices, got ${describe(slices)}`);
   }
@@ -74,15 +84,20 @@ export async function stackSlices(slices: readonly unknown[], memoryType: Memory
   const target = checkMemoryType(memoryType);
   checkGpuFor(target, gpuId);
 
-  // tf.Tensors are not engine arrays: stack on the host and hand the result to tfjs once.
-  const engineType: MemoryTypeName = target === 'tensorflow' ? 'numpy' : target;
+  // The engine stacks on the host. A host target (numpy; torch/jax without CUDA) is stacked in
+  // place; a device target or tfjs gets one host stack and one conversion (not one per slice).
+  const direct = target !== 'tensorflow' && planConversion('numpy', target, { gpuId }).targetDevice === 'cpu';
+  const stackType: MemoryTypeName = direct ? target : 'numpy';
   const converted: unknown[] = [];
   try {
-    for (const s of slices) converted.push(await convertMemory(s, { targetType: engineType, gpuId }));
-    const stacked = await stack2d(converted as NDArray[], engineType);
-    if (target !== 'tensorflow') return stacked;
-    // Not disposed: tfjs may view the host stack zero-copy (float32/int32 on its cpu backend).
-    return await convertMemory(stacked, { targetType: 'tensorflow' });
+    for (const s of slices) converted.push(await convertMemory(s, { targetType: stackType, gpuId }));
+    const stacked = await stack2d(converted as NDArray[], stackType);
+    if (direct) return stacked as Converted<T>;
+    try {
+      return (await convertMemory(stacked, { targetType: target, gpuId })) as Converted<T>;
+    } finally {
+      stacked.dispose(); // a device copy or a tensor (which holds its own view) now has the data
+    }
   } finally {
     // Converted copies/views are ours; disposing a view only releases its own hold on the memory.
     converted.forEach((c, i) => {
@@ -97,7 +112,7 @@ export async function stackSlices(slices: readonly unknown[], memoryType: Memory
  * Otherwise the array is converted first (recorded in the trace) and the slices view the converted
  * copy. Not 3D → `DimensionError`.
  */
-export function unstackSlices(array: unknown, memoryType: MemoryTypeName, gpuId?: number): NDArray[] {
+export function unstackSlices<T extends MemoryTypeName>(array: NDArray | Tensor, memoryType: T, gpuId?: number): Converted<T>[] {
   const target = checkMemoryType(memoryType);
   if (!isNDArray(array) && (array === null || typeof array !== 'object' || detectMemoryType(array) === 'unknown')) {
     throw new InvalidArgumentError(`unstackSlices expects a 3D array, got ${describe(array)}`);
@@ -109,19 +124,24 @@ export function unstackSlices(array: unknown, memoryType: MemoryTypeName, gpuId?
   checkGpuFor(target, gpuId);
   const [z, y, x] = shape;
 
-  if (target === 'tensorflow') {
-    // tfjs owns its memory: slice a host copy and hand each slice to tfjs.
-    const host = convertMemorySync(array, { targetType: 'numpy' }) as NDArray;
-    const views = viewSlices(host, z, y, x);
-    return views.map((v) => convertMemorySync(v, { targetType: 'tensorflow' }));
+  const source = detectMemoryType(array);
+  if (source === 'tensorflow' || target === 'tensorflow') {
+    // tfjs conversions are asynchronous; only tensor → tensor slices can be made here (tf.unstack).
+    if (source !== target) {
+      throw new InvalidArgumentError(
+        `unstackSlices cannot convert between '${source}' and '${target}' synchronously; convert the stack with convertMemory first`,
+      );
+    }
+    return requireTf().unstack(array as Tensor) as Converted<T>[];
   }
-  const converted = convertMemorySync(array, { targetType: target, gpuId }) as NDArray;
+  const converted = convertMemorySync(array as NDArray, { targetType: target, gpuId });
   const views = viewSlices(converted, z, y, x);
   // The slices hold the converted memory; our extra handle on it is not needed.
   if (converted !== array) converted.dispose();
-  return views;
+  return views as Converted<T>[];
 }
 
+/** Zero-copy `[Y, X]` views of each plane of `a`. */
 function viewSlices(a: NDArray, z: number, y: number, x: number): NDArray[] {
   const out: NDArray[] = [];
   for (let i = 0; i < z; i++) {
@@ -143,7 +163,7 @@ export type ProcessSlicesResult = NDArray | [NDArray, ...unknown[][]];
  * Not 3D → `DimensionError`.
  */
 export async function processSlices<A extends unknown[]>(
-  stack: NDArray,
+  stack: NDArray | Tensor,
   fn: (slice: NDArray, ...args: A) => unknown,
   ...args: A
 ): Promise<ProcessSlicesResult> {
@@ -164,9 +184,9 @@ export async function processSlices<A extends unknown[]>(
         { index: badIndex },
       );
     }
-    if (!tuple) return await stackSlices(results, memoryType, gpuId);
+    if (!tuple) return await stackSlices(results as NDArray[], memoryType, gpuId);
     const tuples = results as unknown[][];
-    const main = await stackSlices(tuples.map((t) => t[0]), memoryType, gpuId);
+    const main = await stackSlices(tuples.map((t) => t[0]) as NDArray[], memoryType, gpuId);
     const extra = Math.max(0, ...tuples.map((t) => t.length - 1));
     for (let k = 1; k <= extra; k++) lists.push(tuples.map((t) => t[k]));
     return [main, ...lists];
@@ -174,6 +194,6 @@ export async function processSlices<A extends unknown[]>(
     // The views are ours (fn's results are not: fn may keep them); a view's dispose only drops its
     // hold on the memory. A view fn handed back as a tuple extra now belongs to the caller.
     const returned = new Set(lists.flat());
-    for (const s of slices) if (isNDArray(s) && !returned.has(s)) s.dispose();
+    for (const s of slices) if (!returned.has(s)) (s as { dispose(): void }).dispose(); // NDArray or tf.Tensor
   }
 }

@@ -1,0 +1,150 @@
+import test from 'ava';
+import * as sb from '../ts/index.js';
+import { addon } from '../ts/native.js';
+import { ERROR_CLASSES, InternalError, native, nativeAsync } from '../ts/errors.js';
+
+const {
+  asarray, zeros, convertMemory, convertMemorySync, planConversion, MemoryWrapper, astype, scaleToDtype, concatZ, copy,
+  memoryInfo, emptyCache, setMemoryLimit, StackbridgeError,
+} = sb;
+
+test('every Rust error code has a TS class with the same code, under StackbridgeError', (t) => {
+  const codes = addon.errorCodes();
+  t.true(codes.length >= 18);
+  for (const code of codes) {
+    const Cls = ERROR_CLASSES[code];
+    t.truthy(Cls, code);
+    const e = new Cls('m');
+    t.is(e.code, code);
+    t.true(e instanceof StackbridgeError);
+    t.true(e instanceof Error);
+  }
+});
+
+test('the hierarchy of DESIGN §3', (t) => {
+  t.true(new sb.CpuRoundtripRequiredError('x') instanceof sb.MemoryConversionError);
+  t.is(new sb.CpuRoundtripRequiredError('x').method, 'cpu-roundtrip');
+  t.true(new sb.UnsupportedConversionError('x') instanceof sb.MemoryConversionError);
+  for (const C of [sb.GpuUnavailableError, sb.InvalidDeviceError, sb.DeviceMismatchError, sb.DeviceLostError]) {
+    t.true(new C('x') instanceof sb.DeviceError);
+  }
+  const m = new sb.MemoryConversionError('bad', { sourceType: 'numpy', targetType: 'cupy', method: 'transfer', reason: 'r' });
+  t.deepEqual([m.sourceType, m.targetType, m.method, m.reason], ['numpy', 'cupy', 'transfer', 'r']);
+  // user code can raise the engine's errors, with their numbers
+  const oom = new sb.OutOfMemoryError('out', { device: 'cuda:0', requestedBytes: 10, freeBytes: 2, limitBytes: 8 });
+  t.deepEqual([oom.device, oom.requestedBytes, oom.freeBytes, oom.limitBytes, oom.code], ['cuda:0', 10, 2, 8, 'SB_OUT_OF_MEMORY']);
+  t.is(oom.name, 'OutOfMemoryError');
+  t.is(new sb.KernelCompileError('k', { log: 'line 3: error' }).log, 'line 3: error');
+  const p = new sb.PipelineError('step failed', { stepName: 's', stepIndex: 2 }, { cause: oom });
+  t.deepEqual([p.stepName, p.stepIndex, p.cause], ['s', 2, oom]);
+});
+
+test('OutOfMemoryError from the engine carries requested, free and limit bytes', (t) => {
+  setMemoryLimit('cpu', memoryInfo('cpu').allocatedBytes + (1 << 20));
+  try {
+    const e = t.throws(() => zeros([4 << 20], { dtype: 'uint8' }), { instanceOf: sb.OutOfMemoryError });
+    t.is(e.requestedBytes, 4 << 20);
+    t.is(e.device, 'cpu');
+    t.true(typeof e.freeBytes === 'number' && e.freeBytes! <= 1 << 20);
+    t.is(typeof e.limitBytes, 'number');
+    t.notThrows(() => zeros([1000], { dtype: 'uint8' }));
+  } finally {
+    setMemoryLimit('cpu', null);
+  }
+  t.is(memoryInfo('cpu').limitBytes ?? null, null);
+});
+
+test('a panic inside the binding becomes InternalError and the process lives on', async (t) => {
+  t.throws(() => native(() => addon.debugPanic(false)), { instanceOf: InternalError, message: /panic/ });
+  await t.throwsAsync(() => nativeAsync(async () => addon.debugPanic(true)), { instanceOf: InternalError });
+  t.deepEqual([...asarray([1, 2], { shape: [2] }).data], [1, 2]);
+});
+
+/** Calls that must each fail with a StackbridgeError (never a crash, never a plain TypeError). */
+function badCalls(): [string, () => unknown][] {
+  const live = asarray(new Float32Array(8), { shape: [2, 2, 2] });
+  const dead = asarray(new Float32Array(8), { shape: [2, 2, 2] });
+  dead.dispose();
+  const weird: unknown[] = [undefined, null, NaN, -1, 1.5, 1e300, 'x', {}, [], [NaN], Symbol('s'), () => 1, 10n];
+  const calls: [string, () => unknown][] = [];
+  for (const w of weird) {
+    const tag = typeof w === 'symbol' ? 'symbol' : typeof w === 'bigint' ? 'bigint' : JSON.stringify(w) ?? String(w);
+    calls.push([`asarray(data=${tag})`, () => asarray(w as never, { shape: [1] })]);
+    calls.push([`asarray(shape=${tag})`, () => asarray([1], { shape: w as never })]);
+    calls.push([`asarray(dtype=${tag})`, () => asarray([1], { shape: [1], dtype: w as never })]);
+    calls.push([`zeros(${tag})`, () => zeros(w as never)]);
+    calls.push([`zeros([${tag}])`, () => zeros([w] as never)]);
+    calls.push([`convertMemory(${tag})`, () => convertMemory(w as never, { targetType: 'torch' })]);
+    calls.push([`convertMemory(target=${tag})`, () => convertMemory(live, { targetType: w as never })]);
+    calls.push([`convertMemory(options=${tag})`, () => convertMemory(live, w as never)]);
+    calls.push([`convertMemorySync(${tag})`, () => convertMemorySync(w as never, { targetType: 'torch' })]);
+    calls.push([`planConversion(${tag})`, () => planConversion(w as never, 'numpy')]);
+    calls.push([`astype(${tag})`, () => astype(w as never, 'uint8')]);
+    calls.push([`astype(dtype=${tag})`, () => astype(live, w as never)]);
+    calls.push([`scaleToDtype(dtype=${tag})`, () => scaleToDtype(live, w as never)]);
+    calls.push([`concatZ(${tag})`, () => concatZ(w as never)]);
+    calls.push([`concatZ([${tag}])`, () => concatZ([w] as never)]);
+    calls.push([`copy(${tag})`, () => copy(w as never)]);
+    calls.push([`memoryInfo(${tag})`, () => memoryInfo(w as never)]);
+    if (w !== null) calls.push([`setMemoryLimit(cpu, ${tag})`, () => setMemoryLimit('cpu', w as never)]);
+    calls.push([`MemoryWrapper(${tag})`, () => new MemoryWrapper(w as never, 'numpy')]);
+    calls.push([`sliceZ(${tag})`, () => live.sliceZ(w as never, 1)]);
+    calls.push([`reshape(${tag})`, () => live.reshape(w as never)]);
+  }
+  for (const id of ['gpu', 'cuda:0', 'opencl:0', 'cuda:-1', 'cpu:0', '']) {
+    calls.push([`memoryInfo(${id})`, () => memoryInfo(id as never)]);
+    calls.push([`emptyCache(${id})`, () => emptyCache(id as never)]);
+    calls.push([`setMemoryLimit(${id})`, () => setMemoryLimit(id as never, 1)]);
+  }
+  calls.push(['disposed: shape', () => dead.shape]);
+  calls.push(['disposed: data', () => dead.data]);
+  calls.push(['disposed: convert', () => convertMemory(dead, { targetType: 'jax' })]);
+  calls.push(['disposed: astype', () => astype(dead, 'uint8')]);
+  calls.push(['disposed: concatZ', () => concatZ([live, dead])]);
+  calls.push(['disposed: MemoryWrapper', () => new MemoryWrapper(dead, 'numpy')]);
+  calls.push(['concatZ mixed dtypes', () => concatZ([live, asarray(new Uint8Array(4), { shape: [1, 2, 2] })])]);
+  calls.push(['concatZ mixed shapes', () => concatZ([live, asarray(new Float32Array(3), { shape: [1, 3, 1] })])]);
+  return calls;
+}
+
+test('every export answers wrong input with a typed error and the process stays alive', async (t) => {
+  const calls = badCalls();
+  t.true(calls.length > 250);
+  // valid calls among the generated ones: an omitted dtype means "the data's own"
+  // and [] is a 0-d shape (one element), NaN a number
+  const valid = new Set(['asarray(dtype=undefined)', 'asarray(shape=[])', 'zeros([])', 'asarray(data=[null])']);
+  const wrong: string[] = [];
+  for (const [name, call] of calls) {
+    if (valid.has(name)) continue;
+    let error: unknown;
+    try {
+      await call();
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof StackbridgeError)) wrong.push(`${name} → ${error === undefined ? 'no error' : String(error)}`);
+  }
+  t.deepEqual(wrong, []);
+  setMemoryLimit('cpu', null);
+  t.deepEqual([...asarray([3], { shape: [1] }).data], [3]);
+});
+
+test('the raw binding itself rejects wrong JS types without crashing', async (t) => {
+  const raw: [string, () => unknown][] = [
+    ['asarray(string)', () => addon.asarray('abc' as never, [3], null, 'numpy')],
+    ['asarray(shape obj)', () => addon.asarray([1], {} as never, null, 'numpy')],
+    ['zeros(NaN)', () => addon.zeros([NaN], 'uint8', 'numpy')],
+    ['zeros(bad type)', () => addon.zeros([1], 'uint8', 'numpyy')],
+    ['convert({})', () => addon.convert({} as never, 'torch', null, false, false)],
+    ['convert(null)', () => addon.convert(null as never, 'torch', null, false, false)],
+    ['concatZ([1])', () => addon.concatZ([1] as never)],
+    ['memoryInfo(1)', () => addon.memoryInfo(1 as never)],
+    ['setMemoryLimit(-1)', () => addon.setMemoryLimit('cpu', -1)],
+    ['planConversion(bad device)', () => addon.planConversion('numpy', 'cuda:x', 'torch', null, false, false)],
+    ['placement(gpuId -1)', () => addon.placement('cupy', -1)],
+  ];
+  for (const [name, call] of raw) {
+    const e = await t.throwsAsync(async () => nativeAsync(async () => call()), undefined, name);
+    t.true(e instanceof StackbridgeError, `${name}: ${String(e)}`);
+  }
+});
