@@ -19,7 +19,9 @@ import { DimensionError, InvalidArgumentError, InvalidDeviceError, UnknownMemory
 import { asarray, isNDArray, type NDArray } from '../ts/ndarray.js';
 import { DtypeConversion, MemoryType, type Dtype, type MemoryTypeName } from '../ts/types.js';
 
-tf.setBackend('cpu');
+test.before(async () => {
+  await tf.setBackend('cpu');
+});
 
 /** A host uint8 stack [1, 2, 2] holding 0, 1, 2, 3. */
 const ramp = () => asarray(new Uint8Array([0, 1, 2, 3]), { shape: [1, 2, 2] });
@@ -194,14 +196,16 @@ test('bad options fail at decoration time', (t) => {
 test('numpy input to a torch function arrives as torch (zero-copy on the host)', async (t) => {
   const stack = ramp();
   let received: NDArray | undefined;
+  let seen: { memoryType: string; device: string; shares: boolean } | undefined;
   const f = torch((s: NDArray) => {
     received = s;
+    seen = { memoryType: s.memoryType, device: s.device, shares: s.sharesMemoryWith(stack) };
     return plus(s, 0);
   });
   await f(stack);
-  t.is(received!.memoryType, 'torch');
-  if (received!.device === 'cpu') t.true(received!.sharesMemoryWith(stack));
-  else t.regex(received!.device, /^cuda:\d+$/);
+  t.is(seen!.memoryType, 'torch');
+  if (seen!.device === 'cpu') t.true(seen!.shares);
+  else t.regex(seen!.device, /^cuda:\d+$/);
   // The wrapper's converted view is released after the call; the caller's stack is untouched.
   t.true(received!.disposed);
   t.false(stack.disposed);
@@ -236,9 +240,10 @@ test('outputType converts the result', async (t) => {
 
 test('tensorflow: input arrives as a tf.Tensor, the result converts back', async (t) => {
   let gotTensor = false;
+  // An int32 addend keeps the tfjs result int32 (`tf.add(x, 1)` would be float32 and get stretched).
   const inc = tensorflow({ outputType: 'numpy' }, (x: tf.Tensor) => {
     gotTensor = x instanceof tf.Tensor;
-    return tf.add(x, 1);
+    return tf.add(x, tf.scalar(1, 'int32'));
   });
   const out = await inc(ramp());
   t.true(gotTensor);
@@ -246,7 +251,7 @@ test('tensorflow: input arrives as a tf.Tensor, the result converts back', async
   t.is(out.dtype, 'uint8'); // PRESERVE_INPUT: int32 (tfjs) -> uint8 by a plain cast
   t.deepEqual(await values(out), [1, 2, 3, 4]);
 
-  const asTensor = await tensorflow((x: tf.Tensor) => tf.add(x, 1))(ramp());
+  const asTensor = await tensorflow((x: tf.Tensor) => tf.add(x, tf.scalar(1, 'int32')))(ramp());
   t.true(asTensor instanceof tf.Tensor);
   t.deepEqual(await values(asTensor), [1, 2, 3, 4]);
 });

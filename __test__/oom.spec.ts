@@ -5,12 +5,15 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { numpy, tensorflow, torch } from '../ts/decorators.js';
+import { memoryInfo, setMemoryLimit } from '../ts/devices.js';
 import { OutOfMemoryError } from '../ts/errors.js';
-import { asarray, isNDArray, type NDArray } from '../ts/ndarray.js';
+import { asarray, isNDArray, zeros, type NDArray } from '../ts/ndarray.js';
 import { runWithOomRecovery } from '../ts/oom.js';
 import { TraceCollector, withTrace, type RecoveryRecord } from '../ts/trace.js';
 
-tf.setBackend('cpu');
+test.before(async () => {
+  await tf.setBackend('cpu');
+});
 
 /** uint8 stack [z, 2, 2] holding 0, 1, 2, ... (z * 4 values). */
 const stackOf = (z: number) => asarray(Uint8Array.from({ length: z * 4 }, (_, i) => i), { shape: [z, 2, 2] });
@@ -173,7 +176,7 @@ test('tf.Tensor stacks split with slice and join with concat', async (t) => {
   const f = tensorflow({ sliceBySlice: true, outputType: 'numpy' }, (x: tf.Tensor) => {
     zs.push(x.shape[0]!);
     if (x.shape[0]! > 1) throw oom();
-    return tf.add(x, 1);
+    return tf.add(x, tf.scalar(1, 'int32')); // int32 stays int32: a plain cast back to uint8
   });
   const { result, recoveries } = await traced(() => f(stackOf(2)));
   t.deepEqual(zs, [2, 2, 2, 1, 1]);
@@ -200,4 +203,54 @@ test('runWithOomRecovery directly: split views are zero-copy and released', asyn
   t.false(input.disposed);
   t.is(out.special, null);
   t.deepEqual(Array.from(await out.stack.toTypedArray()), Array.from({ length: 16 }, (_, i) => i + 1));
+});
+
+// Serial: AVA runs serial tests before the concurrent ones, so the host memory cap cannot leak
+// into the other tests of this file.
+test.serial('a real engine OOM (setMemoryLimit) is recovered by splitting', async (t) => {
+  // uint8 [8, 32, 32] input (8 KiB). The function needs a float64 scratch of Z * 8 KiB and returns
+  // a Z * 1 KiB result. With 28 000 B of headroom: Z=8 (64 KiB) and Z=4 (32 KiB) run out, Z=2
+  // (16 KiB scratch + at most 8 KiB of finished parts held) fits.
+  const input = asarray(Uint8Array.from({ length: 8 * 32 * 32 }, (_, i) => i % 251), { shape: [8, 32, 32] });
+  const zs: number[] = [];
+  const f = torch({ sliceBySlice: true }, async (s: NDArray) => {
+    zs.push(s.shape[0]!);
+    const scratch = zeros([s.shape[0]!, 32, 32], { dtype: 'float64', memoryType: 'torch' });
+    scratch.dispose();
+    return plusOne(s);
+  });
+  setMemoryLimit('cpu', memoryInfo('cpu').allocatedBytes + 28_000);
+  let outcome: Awaited<ReturnType<typeof traced<NDArray>>>;
+  try {
+    outcome = await traced(() => f(input));
+  } finally {
+    setMemoryLimit('cpu', null);
+  }
+  const { result, error, recoveries } = outcome;
+  t.is(error, undefined);
+  t.deepEqual(zs, [8, 8, 8, 4, 4, 4, 2, 2, 4, 4, 4, 2, 2]);
+  t.deepEqual(recoveries.filter((r) => r.action === 'split-z').map((r) => r.zRange), [[0, 8], [0, 4], [4, 8]]);
+  t.true(recoveries.every((r) => r.device === 'cpu'));
+  t.deepEqual(Array.from(await result!.toTypedArray()), Array.from({ length: 8 * 32 * 32 }, (_, i) => (i % 251) + 1));
+});
+
+test.serial('a real engine OOM on a function that is not separable is rethrown with its numbers', async (t) => {
+  const f = torch(async (s: NDArray) => {
+    zeros([s.shape[0]!, 32, 32], { dtype: 'float64', memoryType: 'torch' }).dispose(); // 8 KiB per plane
+    return plusOne(s);
+  });
+  const input = stackOf(1);
+  setMemoryLimit('cpu', memoryInfo('cpu').allocatedBytes + 4096);
+  let outcome: Awaited<ReturnType<typeof traced<NDArray>>>;
+  try {
+    outcome = await traced(() => f(input));
+  } finally {
+    setMemoryLimit('cpu', null);
+  }
+  const e = outcome.error as OutOfMemoryError;
+  t.true(e instanceof OutOfMemoryError);
+  t.is(e.device, 'cpu');
+  t.is(e.requestedBytes, 8192); // 1 * 32 * 32 float64
+  t.is(typeof e.limitBytes, 'number');
+  t.deepEqual(actions(outcome.recoveries), ['empty-cache-retry:1', 'empty-cache-retry:2', 'rethrow:3']);
 });

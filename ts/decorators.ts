@@ -12,7 +12,7 @@ import type { Tensor } from '@tensorflow/tfjs';
 import { checkGpuId, convertMemory, dtypeOf, shapeOf } from './convert.js';
 import { applyDtypeConversion, checkDtypeConversion } from './dtypePolicy.js';
 import { DimensionError, InvalidArgumentError, UnknownMemoryTypeError } from './errors.js';
-import { checkMemoryType, describe, isNDArray, type NDArray } from './ndarray.js';
+import { checkMemoryType, describe, isNDArray, show, type NDArray } from './ndarray.js';
 import { runWithOomRecovery, type Outcome, type SplittableStack } from './oom.js';
 import { isTensor } from './tfjs.js';
 import { DtypeConversion, GPU_MEMORY_TYPES, type ConcreteMemoryType, type MemoryType, type MemoryTypeName } from './types.js';
@@ -143,7 +143,7 @@ function resolveOptions(options: unknown, own: MemoryTypeName | undefined): Reso
   // Why reject unknown keys: a misspelt `slicebyslice` would otherwise silently do nothing.
   for (const key of Object.keys(o)) {
     if (!OPTION_KEYS.has(key)) {
-      throw new InvalidArgumentError(`unknown decorator option ${JSON.stringify(key)}; expected one of ${[...OPTION_KEYS].join(', ')}`, {
+      throw new InvalidArgumentError(`unknown decorator option ${show(key)}; expected one of ${[...OPTION_KEYS].join(', ')}`, {
         option: key,
       });
     }

@@ -43,7 +43,8 @@ function checkId(id: unknown): string {
 /** Allocator statistics of one device. */
 export function memoryInfo(id: DeviceId): MemoryInfo {
   const d = checkId(id);
-  return native(() => addon.memoryInfo(d)) as MemoryInfo;
+  const info = native(() => addon.memoryInfo(d));
+  return { ...info, limitBytes: info.limitBytes ?? null } as MemoryInfo;
 }
 
 /** Returns the cached blocks of one device (or of every device) to the system. */

@@ -1,6 +1,7 @@
 /**
  * The result-dtype policy of decorated functions (OpenHCS `DtypeConversion`, DESIGN §4).
  */
+import { show } from './ndarray.js';
 import { convertMemory, dtypeOf } from './convert.js';
 import { InvalidArgumentError } from './errors.js';
 import { isNDArray, type NDArray } from './ndarray.js';
@@ -14,7 +15,7 @@ const POLICIES = new Set<string>(Object.values(DtypeConversion));
 export function checkDtypeConversion(policy: unknown): DtypeConversion {
   if (typeof policy !== 'string' || !POLICIES.has(policy)) {
     throw new InvalidArgumentError(
-      `dtypeConversion must be one of ${[...POLICIES].map((p) => JSON.stringify(p)).join(', ')}, got ${JSON.stringify(policy) ?? String(policy)}`,
+      `dtypeConversion must be one of ${[...POLICIES].map((p) => JSON.stringify(p)).join(', ')}, got ${show(policy)}`,
       { dtypeConversion: String(policy) },
     );
   }

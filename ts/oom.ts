@@ -11,6 +11,7 @@ import { isNDArray, describe, type NDArray } from './ndarray.js';
 import { concatZ } from './ops.js';
 import { isTensor, requireTf } from './tfjs.js';
 import { recordRecovery } from './trace.js';
+import type { DeviceId } from './types.js';
 import type { Tensor } from '@tensorflow/tfjs';
 
 /** A stack the recovery can split and join: an engine array or a tf.Tensor, shaped `[Z, ...]`. */
@@ -113,13 +114,13 @@ async function attempt<S extends SplittableStack>(
   }
 }
 
-function deviceOf(err: OutOfMemoryError, options: OomRecoveryOptions): string | undefined {
+function deviceOf(err: OutOfMemoryError, options: OomRecoveryOptions): DeviceId | undefined {
   const d = err.device ?? options.device;
-  return typeof d === 'string' && DEVICE_ID.test(d) ? d : undefined;
+  return typeof d === 'string' && DEVICE_ID.test(d) ? (d as DeviceId) : undefined;
 }
 
 /** Empties one device's cache; a device the engine does not know (e.g. named by user code) → all. */
-function emptyCaches(device: string | undefined): void {
+function emptyCaches(device: DeviceId | undefined): void {
   if (device === undefined) return emptyCache();
   try {
     emptyCache(device);

@@ -135,7 +135,9 @@ impl HostAllocator {
         Self::free_cache(&mut st);
         if st.stats.allocated_bytes + cap as u64 > limit {
           let free = limit.saturating_sub(st.stats.allocated_bytes);
-          return Err(SbError::out_of_memory("cpu", bytes as u64, free, Some(limit)));
+          // Report what the allocator needed (the request rounded to its block size), so the
+          // numbers explain the failure.
+          return Err(SbError::out_of_memory("cpu", cap as u64, free, Some(limit)));
         }
       }
     }
@@ -260,7 +262,7 @@ mod tests {
     let _x = a.allocate(3000, false).unwrap(); // 3072 B
     let e = a.allocate(2000, false).unwrap_err(); // 2048 B more > 4096
     assert_eq!(e.code, crate::error::ErrorCode::OutOfMemory);
-    assert_eq!(e.details["requestedBytes"], 2000);
+    assert_eq!(e.details["requestedBytes"], 2048); // rounded to the 512 B block size
     assert_eq!(e.details["freeBytes"], 1024);
     assert_eq!(e.details["limitBytes"], 4096);
   }
