@@ -148,3 +148,52 @@ test('the raw binding itself rejects wrong JS types without crashing', async (t)
     t.true(e instanceof StackbridgeError, `${name}: ${String(e)}`);
   }
 });
+
+test('decorators, stack utilities and pipelines answer wrong input with typed errors', async (t) => {
+  const f = sb.numpy((s: sb.NDArray) => s);
+  const stack = asarray(new Uint8Array(8), { shape: [2, 2, 2] });
+  const flat = asarray(new Uint8Array(4), { shape: [2, 2] });
+  const calls: [string, () => unknown][] = [
+    ['numpy(not a function)', () => sb.numpy('x' as never)],
+    ['numpy(unknown option)', () => sb.numpy({ bogus: 1 } as never, (s: sb.NDArray) => s)],
+    ['numpy(gpuId -1)', () => sb.numpy({ gpuId: -1 }, (s: sb.NDArray) => s)],
+    ['numpy(dtypeConversion bigint)', () => sb.numpy({ dtypeConversion: 1n as never }, (s: sb.NDArray) => s)],
+    ['torch(oomRecovery "yes")', () => sb.torch({ oomRecovery: 'yes' as never }, (s: sb.NDArray) => s)],
+    ['memoryTypes(bad input type)', () => sb.memoryTypes({ inputType: 'nope' as never, outputType: 'numpy' }, (s: sb.NDArray) => s)],
+    ['memoryTypes(no options)', () => sb.memoryTypes(undefined as never, (s: sb.NDArray) => s)],
+    ['decorated(2D input)', () => f(flat)],
+    ['decorated(number)', () => f(3 as never)],
+    ['decorated(disposed)', () => { const d = asarray([1], { shape: [1, 1, 1] }); d.dispose(); return f(d); }],
+    ['decorated returns 2D', () => sb.numpy(() => flat)(stack)],
+    ['decorated returns a string', () => sb.numpy(() => 'x' as never)(stack)],
+    ['stackSlices([])', () => sb.stackSlices([], 'numpy')],
+    ['stackSlices([3])', () => sb.stackSlices([3 as never], 'numpy')],
+    ['stackSlices([3D])', () => sb.stackSlices([stack], 'numpy')],
+    ['stackSlices(bad type)', () => sb.stackSlices([flat], 'nope' as never)],
+    ['stackSlices(gpuId NaN)', () => sb.stackSlices([flat], 'torch', NaN)],
+    ['unstackSlices(2D)', () => sb.unstackSlices(flat, 'numpy')],
+    ['unstackSlices(null)', () => sb.unstackSlices(null as never, 'numpy')],
+    ['processSlices(2D)', () => sb.processSlices(flat, (x: sb.NDArray) => x)],
+    ['FunctionStep(undecorated)', () => new sb.FunctionStep({ func: (() => 1) as never })],
+    ['FunctionStep(null)', () => new sb.FunctionStep(null as never)],
+    ['Pipeline([])', () => new sb.Pipeline([])],
+    ['Pipeline(3)', () => new sb.Pipeline(3 as never)],
+    ['plan(bad type)', () => new sb.Pipeline([new sb.FunctionStep({ func: f })]).plan('nope' as never)],
+    ['run(undefined)', () => new sb.Pipeline([new sb.FunctionStep({ func: f })]).run(undefined as never)],
+    ['run(gpuId -2)', () => new sb.Pipeline([new sb.FunctionStep({ func: f })]).run(stack, { gpuId: -2 })],
+    ['run(2D)', () => new sb.Pipeline([new sb.FunctionStep({ func: f })]).run(flat)],
+    ['registerFunction(undecorated)', () => sb.registerFunction((() => 1) as never)],
+  ];
+  const wrong: string[] = [];
+  for (const [name, call] of calls) {
+    let error: unknown;
+    try {
+      await call();
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof StackbridgeError)) wrong.push(`${name} → ${error === undefined ? 'no error' : String(error)}`);
+  }
+  t.deepEqual(wrong, []);
+  t.deepEqual([...(await f(stack)).data], [0, 0, 0, 0, 0, 0, 0, 0]);
+});
