@@ -73,14 +73,8 @@ fn run(array: &NativeArray, target_type: &str, o: ConvertOptions) -> SbResult<Co
   })
 }
 
-/// Converts `array` to `target_type`. Host edges are O(1) views, so they complete immediately;
-/// the Promise form keeps one API for the device edges that copy.
-#[napi(ts_return_type = "Promise<Conversion>")]
-pub fn convert(array: &NativeArray, target_type: String, gpu_id: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> Result<AsyncTask<Ready>> {
-  let r = guard(|| run(array, &target_type, options(gpu_id, allow_cpu_roundtrip, strict_device)?));
-  Ok(AsyncTask::new(Ready { value: Some(r) }))
-}
-
+/// Converts `array` to `target_type`. Every edge this build executes (identity, host zero-copy)
+/// is O(1), so it runs here; device domains add worker-thread tasks for the edges that copy.
 #[napi]
 pub fn convert_sync(array: &NativeArray, target_type: String, gpu_id: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> Result<Conversion> {
   guard(|| run(array, &target_type, options(gpu_id, allow_cpu_roundtrip, strict_device)?))
@@ -102,22 +96,4 @@ pub fn plan_conversion(source_type: String, source_device: String, target_type: 
 #[napi]
 pub fn placement(memory_type: String, gpu_id: Option<f64>) -> Result<String> {
   guard(|| Ok(place(MemoryType::parse(&memory_type)?, self::gpu_id(gpu_id)?, &topology())?.to_string()))
-}
-
-/// A finished result delivered through the Promise machinery (resolves on the next tick).
-pub struct Ready {
-  value: Option<Result<Conversion>>,
-}
-
-impl Task for Ready {
-  type Output = ();
-  type JsValue = Conversion;
-
-  fn compute(&mut self) -> Result<()> {
-    Ok(())
-  }
-
-  fn resolve(&mut self, _env: Env, _output: ()) -> Result<Conversion> {
-    self.value.take().unwrap_or_else(|| Err(napi::Error::from_reason("conversion resolved twice")))
-  }
 }

@@ -10,7 +10,6 @@ import {
   MemoryConversionError,
   UnknownMemoryTypeError,
   native,
-  nativeAsync,
 } from './errors.js';
 import { addon } from './native.js';
 import { asarray, checkMemoryType, describe, handleOf, isNDArray, wrap, type NDArray } from './ndarray.js';
@@ -136,7 +135,7 @@ export async function convertMemory(data: unknown, options: ConvertOptions): Pro
 
   const arr = data as NDArray;
   const h = handleOf(arr);
-  const c = await nativeAsync(() => addon.convert(h, target, gpuId ?? null, allow, strict));
+  const c = native(() => addon.convertSync(h, target, gpuId ?? null, allow, strict));
   recordConversion({ from: source, to: target, kind: c.kind as ConversionKind, bytes: c.bytes, ms: c.micros / 1000, sourceDevice: c.sourceDevice, targetDevice: c.targetDevice });
   return c.array == null ? arr : wrap(c.array);
 }
@@ -218,7 +217,7 @@ async function fromTensor(t: Tensor, target: MemoryTypeName, gpuId: number | und
   }
   let out: NDArray = host;
   if (target !== 'numpy') {
-    const c = await nativeAsync(() => addon.convert(handleOf(host), target, gpuId ?? null, allow, strict));
+    const c = native(() => addon.convertSync(handleOf(host), target, gpuId ?? null, allow, strict));
     if (c.array != null) out = wrap(c.array);
   }
   recordConversion({ from: 'tensorflow', to: target, kind: plan.kind as ConversionKind, bytes: out.nbytes, ms: performance.now() - t0, sourceDevice: 'tfjs', targetDevice: plan.targetDevice });

@@ -69,7 +69,6 @@ export interface NativeModule {
   NativeArray: { prototype: NativeArray };
   asarray(data: AnyTypedArray | number[], shape: number[], dtype: string | null, memoryType: string): NativeArray;
   zeros(shape: number[], dtype: string, memoryType: string): NativeArray;
-  convert(array: NativeArray, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): Promise<NativeConversion>;
   convertSync(array: NativeArray, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): NativeConversion;
   planConversion(sourceType: string, sourceDevice: string, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): NativePlan;
   astype(array: NativeArray, dtype: string): Promise<NativeArray>;

@@ -20,31 +20,52 @@ export class NDArray<D extends Dtype = Dtype> {
     this[HANDLE] = handle;
   }
 
+  // Metadata never changes for a handle, so it is read from the binding once and cached here.
+  #shape?: readonly number[];
+  #strides?: readonly number[];
+  #dtype?: D;
+  #memoryType?: MemoryTypeName;
+  #device?: DeviceId;
+  #readonly?: boolean;
+  /** Set by `dispose()`: only this handle's own dispose can end it (memory is freed with the last). */
+  #disposed = false;
+
+  #alive(): NativeArray {
+    if (this.#disposed) throw new DisposedError('NDArray has been disposed');
+    return this[HANDLE];
+  }
+
   get shape(): readonly number[] {
-    return native(() => this[HANDLE].shape);
+    const h = this.#alive();
+    return (this.#shape ??= Object.freeze(native(() => h.shape)));
   }
   get ndim(): number {
     return this.shape.length;
   }
   /** Element strides (C order). */
   get strides(): readonly number[] {
-    return native(() => this[HANDLE].strides);
+    const h = this.#alive();
+    return (this.#strides ??= Object.freeze(native(() => h.strides)));
   }
   get dtype(): D {
-    return native(() => this[HANDLE].dtype) as D;
+    const h = this.#alive();
+    return (this.#dtype ??= native(() => h.dtype) as D);
   }
   get memoryType(): MemoryTypeName {
-    return native(() => this[HANDLE].memoryType) as MemoryTypeName;
+    const h = this.#alive();
+    return (this.#memoryType ??= native(() => h.memoryType) as MemoryTypeName);
   }
   get device(): DeviceId {
-    return native(() => this[HANDLE].device) as DeviceId;
+    const h = this.#alive();
+    return (this.#device ??= native(() => h.device) as DeviceId);
   }
   /** True for `jax` arrays and views of them: engine operations never write into them. */
   get readonly(): boolean {
-    return native(() => this[HANDLE].readonly);
+    const h = this.#alive();
+    return (this.#readonly ??= native(() => h.readonly));
   }
   get disposed(): boolean {
-    return this[HANDLE].disposed;
+    return this.#disposed || this[HANDLE].disposed;
   }
   get size(): number {
     return native(() => this[HANDLE].size);
@@ -80,6 +101,7 @@ export class NDArray<D extends Dtype = Dtype> {
    * A second call is harmless; any other use afterwards throws `DisposedError`.
    */
   dispose(): void {
+    this.#disposed = true;
     this[HANDLE].dispose();
   }
   [Symbol.dispose](): void {

@@ -103,22 +103,30 @@ impl Float for f64 {
   }
 }
 
+/// (min, max) in one parallel pass; None when empty or when any value is NaN (numpy's min/max
+/// are then NaN, so OpenHCS's `max > min` test fails and it falls back to `astype`).
 fn min_max<F: Float>(s: &[F]) -> Option<(F, F)> {
-  let fold = |acc: Option<(F, F)>, &v: &F| -> Option<(F, F)> {
-    match acc {
-      None => Some((v, v)),
-      Some((lo, hi)) => Some((if v < lo { v } else { lo }, if v > hi { v } else { hi })),
+  let part = |c: &[F]| {
+    let (mut lo, mut hi, mut nan) = (c[0], c[0], false);
+    for &v in c {
+      nan |= v.is_nan();
+      if v < lo {
+        lo = v;
+      }
+      if v > hi {
+        hi = v;
+      }
     }
+    (lo, hi, nan)
   };
-  if s.iter().any(|v| v.is_nan()) {
-    return None; // numpy's min/max are NaN, so OpenHCS's `max > min` test fails
+  let (lo, hi, nan) = s.par_chunks(CHUNK).map(part).reduce_with(|a, b| {
+    (if b.0 < a.0 { b.0 } else { a.0 }, if b.1 > a.1 { b.1 } else { a.1 }, a.2 || b.2)
+  })?;
+  if nan {
+    None
+  } else {
+    Some((lo, hi))
   }
-  s.par_chunks(CHUNK)
-    .map(|c| c.iter().fold(None, fold))
-    .reduce(|| None, |a, b| match (a, b) {
-      (None, x) | (x, None) => x,
-      (Some((l1, h1)), Some((l2, h2))) => Some((if l2 < l1 { l2 } else { l1 }, if h2 > h1 { h2 } else { h1 })),
-    })
 }
 
 fn scale_float<F: Float, D: Element>(src: &[F], dst: &mut [D], dtype: DType) -> bool {
