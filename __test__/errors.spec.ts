@@ -60,6 +60,21 @@ test('a panic inside the binding becomes InternalError and the process lives on'
   t.deepEqual([...asarray([1, 2], { shape: [2] }).data], [1, 2]);
 });
 
+/** The calls that did not fail with a StackbridgeError (each described), after running them all. */
+async function untyped(calls: [string, () => unknown][]): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const [name, call] of calls) {
+    let error: unknown;
+    try {
+      await call();
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof StackbridgeError)) wrong.push(`${name} → ${error === undefined ? 'no error' : String(error)}`);
+  }
+  return wrong;
+}
+
 /** Calls that must each fail with a StackbridgeError (never a crash, never a plain TypeError). */
 function badCalls(): [string, () => unknown][] {
   const live = asarray(new Float32Array(8), { shape: [2, 2, 2] });
@@ -113,18 +128,7 @@ test('every export answers wrong input with a typed error and the process stays 
   // valid calls among the generated ones: an omitted dtype means "the data's own"
   // and [] is a 0-d shape (one element), NaN a number
   const valid = new Set(['asarray(dtype=undefined)', 'asarray(shape=[])', 'zeros([])', 'asarray(data=[null])']);
-  const wrong: string[] = [];
-  for (const [name, call] of calls) {
-    if (valid.has(name)) continue;
-    let error: unknown;
-    try {
-      await call();
-    } catch (e) {
-      error = e;
-    }
-    if (!(error instanceof StackbridgeError)) wrong.push(`${name} → ${error === undefined ? 'no error' : String(error)}`);
-  }
-  t.deepEqual(wrong, []);
+  t.deepEqual(await untyped(calls.filter(([name]) => !valid.has(name))), []);
   setMemoryLimit('cpu', null);
   t.deepEqual([...asarray([3], { shape: [1] }).data], [3]);
 });
@@ -184,16 +188,6 @@ test('decorators, stack utilities and pipelines answer wrong input with typed er
     ['run(2D)', () => new sb.Pipeline([new sb.FunctionStep({ func: f })]).run(flat)],
     ['registerFunction(undecorated)', () => sb.registerFunction((() => 1) as never)],
   ];
-  const wrong: string[] = [];
-  for (const [name, call] of calls) {
-    let error: unknown;
-    try {
-      await call();
-    } catch (e) {
-      error = e;
-    }
-    if (!(error instanceof StackbridgeError)) wrong.push(`${name} → ${error === undefined ? 'no error' : String(error)}`);
-  }
-  t.deepEqual(wrong, []);
+  t.deepEqual(await untyped(calls), []);
   t.deepEqual([...(await f(stack)).data], [0, 0, 0, 0, 0, 0, 0, 0]);
 });

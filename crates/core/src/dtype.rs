@@ -71,7 +71,8 @@ pub trait Element: Copy + Send + Sync + 'static + PartialOrd {
   fn to_i64(self) -> i64;
 }
 
-macro_rules! int_element {
+// One impl for all: `as` gives exactly the casts described on `Element` for every pair.
+macro_rules! element {
   ($t:ty, $d:expr) => {
     impl Element for $t {
       const DTYPE: DType = $d;
@@ -94,36 +95,12 @@ macro_rules! int_element {
     }
   };
 }
-int_element!(u8, DType::U8);
-int_element!(u16, DType::U16);
-int_element!(i16, DType::I16);
-int_element!(i32, DType::I32);
-
-macro_rules! float_element {
-  ($t:ty, $d:expr) => {
-    impl Element for $t {
-      const DTYPE: DType = $d;
-      #[inline(always)]
-      fn to_f64(self) -> f64 {
-        self as f64
-      }
-      #[inline(always)]
-      fn from_f64(v: f64) -> Self {
-        v as $t
-      }
-      #[inline(always)]
-      fn from_i64_wrapping(v: i64) -> Self {
-        v as $t
-      }
-      #[inline(always)]
-      fn to_i64(self) -> i64 {
-        self as i64
-      }
-    }
-  };
-}
-float_element!(f32, DType::F32);
-float_element!(f64, DType::F64);
+element!(u8, DType::U8);
+element!(u16, DType::U16);
+element!(i16, DType::I16);
+element!(i32, DType::I32);
+element!(f32, DType::F32);
+element!(f64, DType::F64);
 
 /// Calls `$body` with `$T` bound to the Rust element type of `$dtype`.
 #[macro_export]
