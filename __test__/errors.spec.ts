@@ -186,6 +186,14 @@ test('decorators, stack utilities and pipelines answer wrong input with typed er
     ['run(undefined)', () => new sb.Pipeline([new sb.FunctionStep({ func: f })]).run(undefined as never)],
     ['run(gpuId -2)', () => new sb.Pipeline([new sb.FunctionStep({ func: f })]).run(stack, { gpuId: -2 })],
     ['run(2D)', () => new sb.Pipeline([new sb.FunctionStep({ func: f })]).run(flat)],
+    ['FunctionStep(kwargs 5)', () => new sb.FunctionStep({ func: f, kwargs: 5 as never })],
+    ['kwargs the function rejects', () => {
+      const g = sb.numpy((s: sb.NDArray, o: { k: number }) => {
+        if (typeof o?.k !== 'number') throw new TypeError('k must be a number');
+        return s;
+      });
+      return new sb.Pipeline([new sb.FunctionStep({ func: g, kwargs: { k: 'x' } as never })]).run(stack);
+    }],
     ['registerFunction(undecorated)', () => sb.registerFunction((() => 1) as never)],
   ];
   t.deepEqual(await untyped(calls), []);

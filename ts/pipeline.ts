@@ -39,6 +39,10 @@ export class FunctionStep<F extends DecoratedFunction = DecoratedFunction> {
     if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
       throw new InvalidArgumentError(`FunctionStep name must be a non-empty string, got ${describe(name)}`);
     }
+    // kwargs are OpenHCS's keyword arguments: an object (or nothing), never a bare value.
+    if (kwargs !== undefined && (kwargs === null || typeof kwargs !== 'object' || Array.isArray(kwargs))) {
+      throw new InvalidArgumentError(`FunctionStep kwargs must be an object, got ${describe(kwargs)}`);
+    }
     this.func = func;
     this.name = name ?? (func.name || 'anonymous');
     this.kwargs = kwargs;
