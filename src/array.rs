@@ -26,13 +26,13 @@ struct ArrayBufferRef {
   pin: PinSlot,
 }
 
-pub struct Shared {
+struct Shared {
   live: AtomicUsize,
   ab: Mutex<Option<ArrayBufferRef>>,
 }
 
 impl Shared {
-  pub fn new() -> Arc<Shared> {
+  fn new() -> Arc<Shared> {
     Arc::new(Shared { live: AtomicUsize::new(0), ab: Mutex::new(None) })
   }
 }
@@ -55,7 +55,7 @@ impl NativeArray {
   }
 
   /// A handle over the storage of an existing handle (a view).
-  pub fn with_shared(a: HostArray, shared: Arc<Shared>) -> NativeArray {
+  fn with_shared(a: HostArray, shared: Arc<Shared>) -> NativeArray {
     shared.live.fetch_add(1, Ordering::SeqCst);
     NativeArray { inner: Some(a), shared }
   }

@@ -47,9 +47,10 @@ fn execute(src: &NativeArray, a: &HostArray, target: MemoryType, p: &Plan) -> Sb
   match (p.kind, p.target) {
     (ConversionKind::Identity, _) => Ok(None),
     (ConversionKind::ZeroCopy, Device::Host) => Ok(Some(src.view(a.view_as(target)))),
-    (_, Device::Tfjs) | (ConversionKind::Transfer, Device::Host) if a.device() == Device::Tfjs => {
-      Err(SbError::new(ErrorCode::UnsupportedConversion, "tensorflow edges are converted in TypeScript").with("targetType", target.name()))
-    }
+    // tfjs tensors are JS objects: ts/convert.ts converts them, never the binding.
+    (_, Device::Tfjs) => Err(
+      SbError::new(ErrorCode::UnsupportedConversion, "tensorflow edges are converted in TypeScript").with("targetType", target.name()),
+    ),
     (kind, dev) => Err(
       SbError::gpu_unavailable(format!("no executor for a {} to {dev}: this build has no {} domain", kind.name(), dev))
         .with("device", dev.to_string()),

@@ -1,23 +1,20 @@
 //! Async engine work: runs a closure on a libuv worker thread (never the event loop), catching
-//! panics, and hands the resulting array to JS on the main thread.
+//! panics, and hands the resulting array (always new memory) to JS on the main thread.
 
-use crate::array::{NativeArray, Shared};
+use crate::array::NativeArray;
 use crate::errors::guard;
 use napi::bindgen_prelude::*;
 use stackbridge_core::{HostArray, SbResult};
-use std::sync::Arc;
 
 type Work = Box<dyn FnOnce() -> SbResult<HostArray> + Send>;
 
 pub struct ArrayJob {
   work: Option<Work>,
-  /// Results that view an existing storage (zero-copy) join its bookkeeping.
-  shared: Option<Arc<Shared>>,
 }
 
 impl ArrayJob {
   pub fn new(work: impl FnOnce() -> SbResult<HostArray> + Send + 'static) -> AsyncTask<ArrayJob> {
-    AsyncTask::new(ArrayJob { work: Some(Box::new(work)), shared: None })
+    AsyncTask::new(ArrayJob { work: Some(Box::new(work)) })
   }
 }
 
@@ -34,9 +31,6 @@ impl Task for ArrayJob {
   }
 
   fn resolve(&mut self, _env: Env, output: HostArray) -> Result<NativeArray> {
-    Ok(match self.shared.take() {
-      Some(s) => NativeArray::with_shared(output, s),
-      None => NativeArray::fresh(output),
-    })
+    Ok(NativeArray::fresh(output))
   }
 }

@@ -32,7 +32,7 @@ export interface MemoryInfo {
 
 /** The host, every CUDA device and every OpenCL device this process can use. */
 export function devices(): DeviceInfo[] {
-  return native(() => addon.devices()) as DeviceInfo[];
+  return native(() => addon.devices());
 }
 
 function checkId(id: unknown): string {
@@ -44,7 +44,7 @@ function checkId(id: unknown): string {
 export function memoryInfo(id: DeviceId): MemoryInfo {
   const d = checkId(id);
   const info = native(() => addon.memoryInfo(d));
-  return { ...info, limitBytes: info.limitBytes ?? null } as MemoryInfo;
+  return { ...info, limitBytes: info.limitBytes ?? null };
 }
 
 /** Returns the cached blocks of one device (or of every device) to the system. */

@@ -4,6 +4,7 @@
  * call into it goes through `native()` / `nativeAsync()` of errors.ts so Rust errors arrive typed.
  */
 import { createRequire } from 'node:module';
+import type { DeviceInfo, MemoryInfo } from './devices.js';
 import type { AnyTypedArray } from './types.js';
 
 /** Native handle over Rust-owned array storage (`src/array.rs`). */
@@ -45,26 +46,6 @@ export interface NativePlan {
   targetDevice: string;
 }
 
-export interface NativeDeviceInfo {
-  id: string;
-  kind: string;
-  name: string;
-  totalMemory: number;
-  sharesHostMemory: boolean;
-}
-
-export interface NativeMemoryInfo {
-  device: string;
-  allocatedBytes: number;
-  cachedBytes: number;
-  peakAllocatedBytes: number;
-  limitBytes: number | null;
-  freeBytes: number;
-  totalBytes: number;
-  allocations: number;
-  cacheHits: number;
-}
-
 export interface NativeModule {
   NativeArray: { prototype: NativeArray };
   asarray(data: AnyTypedArray | number[], shape: number[], dtype: string | null, memoryType: string): NativeArray;
@@ -76,8 +57,9 @@ export interface NativeModule {
   concatZ(arrays: NativeArray[]): Promise<NativeArray>;
   stackSlices(slices: NativeArray[], memoryType: string): Promise<NativeArray>;
   copyArray(array: NativeArray): Promise<NativeArray>;
-  devices(): NativeDeviceInfo[];
-  memoryInfo(device: string): NativeMemoryInfo;
+  devices(): DeviceInfo[];
+  /** `limitBytes` is absent (not null) when no limit is set. */
+  memoryInfo(device: string): Omit<MemoryInfo, 'limitBytes'> & { limitBytes?: number };
   emptyCache(device: string | null): void;
   setMemoryLimit(device: string, bytes: number | null): void;
   placement(memoryType: string, gpuId: number | null): string;

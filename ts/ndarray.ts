@@ -64,8 +64,9 @@ export class NDArray<D extends Dtype = Dtype> {
     const h = this.#alive();
     return (this.#readonly ??= native(() => h.readonly));
   }
+  /** Memory is freed only once every handle over it is disposed, so this handle's flag is enough. */
   get disposed(): boolean {
-    return this.#disposed || this[HANDLE].disposed;
+    return this.#disposed;
   }
   get size(): number {
     return native(() => this[HANDLE].size);

@@ -1,0 +1,46 @@
+import test from 'ava';
+import {
+  asarray, zeros, convertMemory, detectMemoryType, MemoryType, DtypeConversion,
+  numpy, torch, FunctionStep, Pipeline, memoryInfo, setMemoryLimit, GpuUnavailableError, DisposedError,
+  type NDArray,
+} from '../ts/index.js';
+
+// The README's tour, run as written, with its stated outcomes checked.
+test.serial('the README tour does what the README says', async (t) => {
+  const stack = asarray(new Uint16Array(2 * 64 * 64), { shape: [2, 64, 64] });
+  stack.data[0] = 1000;
+
+  const tt = (await convertMemory(stack, { targetType: 'torch' })) as NDArray;
+  t.true(tt.sharesMemoryWith(stack));
+  t.is(detectMemoryType(tt), MemoryType.TORCH);
+  await t.throwsAsync(() => convertMemory(stack, { targetType: 'cupy' }), { instanceOf: GpuUnavailableError });
+
+  const double = torch({ dtypeConversion: DtypeConversion.PRESERVE_INPUT }, async (s: NDArray) => {
+    const out = zeros(s.shape, { dtype: 'float32', memoryType: 'torch' });
+    s.data.forEach((v, i) => (out.data[i] = v * 2));
+    return out;
+  });
+  class Steps {
+    @numpy({ sliceBySlice: true })
+    async blur(s: NDArray) {
+      return s;
+    }
+  }
+  t.is(await new Steps().blur(stack), stack);
+
+  const pipeline = new Pipeline([new FunctionStep({ func: double, name: 'double' })]);
+  t.is(pipeline.plan('numpy').steps[0].conversions[0].kind, 'zero-copy');
+  const { output, trace } = await pipeline.run(stack, { signal: AbortSignal.timeout(10_000) });
+  // float [2000, 0, ...] stretched back to uint16: 2000 → 65535, 0 → 0
+  const out = output as NDArray;
+  t.is(out.dtype, 'uint16');
+  t.is(out.data[0], 65535);
+  t.is(out.data[1], 0);
+  t.is(trace.steps.length, 1);
+
+  setMemoryLimit('cpu', 512 << 20);
+  t.is(memoryInfo('cpu').limitBytes, 512 << 20);
+  setMemoryLimit('cpu', null);
+  stack.dispose();
+  t.throws(() => stack.shape, { instanceOf: DisposedError });
+});
