@@ -9,6 +9,7 @@ mod devices;
 mod errors;
 mod jobs;
 mod ops;
+mod processors;
 mod raw;
 
 pub use array::NativeArray;

@@ -64,6 +64,12 @@ export interface NativeModule {
   setMemoryLimit(device: string, bytes: number | null): void;
   placement(memoryType: string, gpuId: number | null): string;
   errorCodes(): string[];
+  /** Runs a processor of `crates/kernels` (DESIGN §7) with JSON options; `aux` is applyMask's mask. */
+  runProcessor(name: string, input: NativeArray, options: string, aux: NativeArray | null): Promise<NativeArray>;
+  /** Processor names and whether each is separable along Z. */
+  processorNames(): [string, boolean][];
+  /** countCellsSingleChannel: the per-slice results as JSON and the optional int32 masks. */
+  countCells(input: NativeArray, options: string): Promise<{ results: string; masks?: NativeArray | null }>;
   /** Test hook: panics inside the binding, to prove panics become `InternalError`. */
   debugPanic(asyncTask: boolean): Promise<void> | void;
 }

@@ -7,11 +7,13 @@
 
 pub mod blob;
 pub mod count;
+pub mod dispatch;
 pub mod gaussian;
 pub mod image;
 pub mod median;
 pub mod morphology;
 pub mod normalize;
+pub mod params;
 pub mod percentile;
 pub mod pointwise;
 pub mod projection;

@@ -1,0 +1,23 @@
+/**
+ * The processors of DESIGN §7 decorated with `cupy`: they receive cupy arrays: strictly a CUDA device (without one every call rejects with GpuUnavailableError).
+ * `import { tophat } from 'stackbridge/processors/cupy'`.
+ */
+import { makeFamily } from './family.js';
+
+export type * from './options.js';
+
+export const {
+  stackPercentileNormalize,
+  percentileNormalize,
+  tophat,
+  createProjection,
+  maxProjection,
+  meanProjection,
+  sharpen,
+  createComposite,
+  applyMask,
+  stackEqualizeHistogram,
+  spatialBin2d,
+  crop,
+  gaussian,
+} = makeFamily('cupy');

@@ -1,0 +1,87 @@
+/**
+ * Builds one processor family: the same processors decorated with one memory type, as OpenHCS's
+ * `processors/<type>_processor` modules are. Separable processors are marked `sliceBySlice` so
+ * OOM recovery may split them along Z.
+ */
+import type { DecoratedFunction } from '../decorators.js';
+import { cupy, jax, numpy, pyclesperanto, tensorflow, torch } from '../decorators.js';
+import type { NDArray } from '../ndarray.js';
+import type { MemoryTypeName } from '../types.js';
+import { runHost, SEPARABLE, type ProcessorInput } from './host.js';
+import type {
+  CompositeOptions,
+  CropOptions,
+  EqualizeOptions,
+  GaussianOptions,
+  NormalizeOptions,
+  ProjectionOptions,
+  SharpenOptions,
+  SpatialBinOptions,
+  TophatOptions,
+} from './options.js';
+
+/** What a family's processor resolves to: an NDArray, or a tf.Tensor for the tensorflow family. */
+type Out<T extends MemoryTypeName> = T extends 'tensorflow' ? import('@tensorflow/tfjs').Tensor : NDArray;
+type P<T extends MemoryTypeName, O> = DecoratedFunction<[options?: O], Out<T>>;
+
+/** One memory type's processors. */
+export interface ProcessorFamily<T extends MemoryTypeName> {
+  /** Percentile contrast stretch with one pair of percentiles over the whole stack → uint16. */
+  stackPercentileNormalize: P<T, NormalizeOptions>;
+  /** The same with each slice's own percentiles → uint16. */
+  percentileNormalize: P<T, NormalizeOptions>;
+  /** White top-hat background subtraction with a flat disk, per slice. */
+  tophat: P<T, TophatOptions>;
+  /** A projection along Z → `[1, Y, X]`. */
+  createProjection: P<T, ProjectionOptions>;
+  /** Maximum projection → `[1, Y, X]`. */
+  maxProjection: DecoratedFunction<[], Out<T>>;
+  /** Mean projection (truncated to the input dtype) → `[1, Y, X]`. */
+  meanProjection: DecoratedFunction<[], Out<T>>;
+  /** Unsharp masking, per slice. */
+  sharpen: P<T, SharpenOptions>;
+  /** Weighted sum of the slices → `[1, Y, X]`. */
+  createComposite: P<T, CompositeOptions>;
+  /** Multiplies by a `[Y, X]` or `[Z, Y, X]` mask (any dtype). */
+  applyMask: DecoratedFunction<[mask: NDArray], Out<T>>;
+  /** Histogram equalisation with one histogram over the stack. */
+  stackEqualizeHistogram: P<T, EqualizeOptions>;
+  /** Bins each slice in squares → `[Z, Y/b, X/b]`. */
+  spatialBin2d: P<T, SpatialBinOptions>;
+  /** A sub-box of the stack. */
+  crop: P<T, CropOptions>;
+  /** Gaussian blur per slice (`scipy.ndimage.gaussian_filter`, reflect). */
+  gaussian: P<T, GaussianOptions>;
+}
+
+const DECORATORS = { numpy, cupy, torch, tensorflow, jax, pyclesperanto } as const;
+
+/** A named function (decorators take the name from it). */
+function named<F extends (...args: any[]) => unknown>(name: string, f: F): F {
+  Object.defineProperty(f, 'name', { value: name });
+  return f;
+}
+
+export function makeFamily<T extends MemoryTypeName>(type: T): ProcessorFamily<T> {
+  const deco = DECORATORS[type] as (options: object, fn: (...args: any[]) => unknown) => unknown;
+  const proc = (name: string, fn: (stack: ProcessorInput, ...rest: any[]) => Promise<NDArray>) =>
+    deco({ sliceBySlice: SEPARABLE.get(name) ?? false }, named(name, fn));
+  const simple = (name: string) => proc(name, (s: ProcessorInput, o?: object) => runHost(name, s, o));
+  const projection = (name: string, method: string) =>
+    deco({ sliceBySlice: false }, named(name, (s: ProcessorInput) => runHost('createProjection', s, { method })));
+  return {
+    stackPercentileNormalize: simple('stackPercentileNormalize'),
+    percentileNormalize: simple('percentileNormalize'),
+    tophat: simple('tophat'),
+    createProjection: simple('createProjection'),
+    maxProjection: projection('maxProjection', 'max_projection'),
+    meanProjection: projection('meanProjection', 'mean_projection'),
+    sharpen: simple('sharpen'),
+    createComposite: simple('createComposite'),
+    applyMask: proc('applyMask', (s: ProcessorInput, mask: NDArray) => runHost('applyMask', s, {}, mask)),
+    stackEqualizeHistogram: simple('stackEqualizeHistogram'),
+    spatialBin2d: simple('spatialBin2d'),
+    crop: simple('crop'),
+    gaussian: simple('gaussian'),
+  } as unknown as ProcessorFamily<T>;
+}

@@ -1,0 +1,23 @@
+/**
+ * The processors of DESIGN §7 decorated with `jax`: they receive read-only jax arrays: the first CUDA device when one exists, else host memory (these CPU kernels run here).
+ * `import { tophat } from 'stackbridge/processors/jax'`.
+ */
+import { makeFamily } from './family.js';
+
+export type * from './options.js';
+
+export const {
+  stackPercentileNormalize,
+  percentileNormalize,
+  tophat,
+  createProjection,
+  maxProjection,
+  meanProjection,
+  sharpen,
+  createComposite,
+  applyMask,
+  stackEqualizeHistogram,
+  spatialBin2d,
+  crop,
+  gaussian,
+} = makeFamily('jax');

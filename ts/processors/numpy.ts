@@ -1,0 +1,23 @@
+/**
+ * The processors of DESIGN §7 decorated with `numpy`: they receive host memory (always available).
+ * `import { tophat } from 'stackbridge/processors/numpy'`.
+ */
+import { makeFamily } from './family.js';
+
+export type * from './options.js';
+
+export const {
+  stackPercentileNormalize,
+  percentileNormalize,
+  tophat,
+  createProjection,
+  maxProjection,
+  meanProjection,
+  sharpen,
+  createComposite,
+  applyMask,
+  stackEqualizeHistogram,
+  spatialBin2d,
+  crop,
+  gaussian,
+} = makeFamily('numpy');

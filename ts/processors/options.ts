@@ -1,0 +1,82 @@
+/**
+ * Options of the processors (DESIGN §7), shared by every processor family. Names and defaults
+ * follow OpenHCS's numpy processor in camelCase.
+ */
+
+/** `stackPercentileNormalize` / `percentileNormalize`. The result is always uint16. */
+export interface NormalizeOptions {
+  /** Lower percentile, 0–100 (default 1). */
+  lowPercentile?: number;
+  /** Upper percentile, 0–100 (default 99). */
+  highPercentile?: number;
+  /** Output value of the lower percentile (default 0). */
+  targetMin?: number;
+  /** Output value of the upper percentile (default 65535). */
+  targetMax?: number;
+}
+
+/** `tophat`: white top-hat background subtraction with a flat disk. */
+export interface TophatOptions {
+  /** Disk radius in full-resolution pixels, an integer ≥ 0 (default 50). */
+  selemRadius?: number;
+  /** Downsampling factor for the background estimate, an integer ≥ 1 (default 4); 1 is the exact top-hat. */
+  downsampleFactor?: number;
+}
+
+export type ProjectionMethod = 'max_projection' | 'mean_projection' | 'min_projection' | 'median_projection' | 'std_projection';
+
+/** `createProjection`. */
+export interface ProjectionOptions {
+  /** Default `'max_projection'`. */
+  method?: ProjectionMethod;
+}
+
+/** `sharpen`: unsharp masking, per slice. */
+export interface SharpenOptions {
+  /** Gaussian radius (sigma), > 0 (default 1). */
+  radius?: number;
+  /** Strength (default 1). */
+  amount?: number;
+}
+
+/** `createComposite`. */
+export interface CompositeOptions {
+  /** One weight per slice, normalised to sum 1 (default: equal weights). */
+  weights?: readonly number[];
+}
+
+/** `stackEqualizeHistogram`: one histogram over the whole stack. */
+export interface EqualizeOptions {
+  /** Number of bins (default 65536). */
+  bins?: number;
+  /** Histogram range (default 0–65535). */
+  rangeMin?: number;
+  rangeMax?: number;
+}
+
+export type BinMethod = 'mean' | 'sum' | 'max' | 'min';
+
+/** `spatialBin2d`. */
+export interface SpatialBinOptions {
+  /** Side of the square bin, an integer ≥ 1 (default 2). */
+  binSize?: number;
+  /** Reduction inside a bin (default `'mean'`). */
+  method?: BinMethod;
+}
+
+/** `crop`: a `[depth, height, width]` box starting at `[startZ, startY, startX]`. */
+export interface CropOptions {
+  startX?: number;
+  startY?: number;
+  startZ?: number;
+  /** Defaults 1. */
+  width?: number;
+  height?: number;
+  depth?: number;
+}
+
+/** `gaussian`: `scipy.ndimage.gaussian_filter` per slice, reflect borders, truncate 4. */
+export interface GaussianOptions {
+  /** Standard deviation in pixels, ≥ 0 (default 1). */
+  sigma?: number;
+}

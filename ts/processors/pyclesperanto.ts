@@ -1,0 +1,23 @@
+/**
+ * The processors of DESIGN §7 decorated with `pyclesperanto`: they receive OpenCL arrays (without an OpenCL device every call rejects with GpuUnavailableError).
+ * `import { tophat } from 'stackbridge/processors/pyclesperanto'`.
+ */
+import { makeFamily } from './family.js';
+
+export type * from './options.js';
+
+export const {
+  stackPercentileNormalize,
+  percentileNormalize,
+  tophat,
+  createProjection,
+  maxProjection,
+  meanProjection,
+  sharpen,
+  createComposite,
+  applyMask,
+  stackEqualizeHistogram,
+  spatialBin2d,
+  crop,
+  gaussian,
+} = makeFamily('pyclesperanto');
