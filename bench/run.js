@@ -1,59 +1,25 @@
 // stackbridge benchmarks: zero-copy conversions, host copy vs memcpy, binding overhead, dtype casts.
-// Run `npx tsc -p tsconfig.json && node bench/run.js`. Every figure is a median (and min) over
-// several repetitions after a warm-up; times are wall-clock in this process. Big buffers get several
-// warm-up passes: on a VM the first touches of fresh memory are much slower than steady state.
+// Run `npm run bench` (= `npx tsc -p tsconfig.json && node bench/run.js`); `--only processors` (or any
+// comma-separated list of conversions, copy, overhead, casts, processors) runs just those sections.
+// The processor section (bench/processors.js) compares with numpy/scipy/scikit-image/OpenCV and sharp.
+// Every figure is a median (and min) over several repetitions after a warm-up; times are wall-clock in
+// this process. Big buffers get several warm-up passes: on a VM the first touches of fresh memory are
+// much slower than steady state.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import {
   zeros, asarray, convertMemory, convertMemorySync, copy, astype, scaleToDtype, memoryInfo, devices, emptyCache,
   TraceCollector, withTrace,
 } from '../dist/index.js';
+import { fmt, printTable, timeAsync, timeSync } from './util.js';
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
 const SHAPE_1MIB = [1, 512, 512]; // float32: 1 MiB
 const SHAPE_1GIB = [256, 1024, 1024]; // float32: 1 GiB
 
-// ---------- helpers ----------
-const nowNs = () => process.hrtime.bigint();
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const summary = (xs) => ({ median: median(xs), min: Math.min(...xs) });
-const fmt = (x, digits = 2) => (x >= 100 ? x.toFixed(0) : x.toFixed(digits));
-
-/** Per-call microseconds of a sync `fn(i)`: `warmup` unmeasured runs, then `reps` samples of `iters` calls. */
-function timeSync(fn, { iters, reps = 7, warmup = 1 }) {
-  const samples = [];
-  for (let r = 0; r < warmup + reps; r++) {
-    const t0 = nowNs();
-    for (let i = 0; i < iters; i++) fn(i);
-    if (r >= warmup) samples.push(Number(nowNs() - t0) / 1e3 / iters);
-  }
-  return summary(samples);
-}
-
-/** The same for an async `fn(i)`, each call awaited before the next. */
-async function timeAsync(fn, { iters, reps = 7, warmup = 1 }) {
-  const samples = [];
-  for (let r = 0; r < warmup + reps; r++) {
-    const t0 = nowNs();
-    for (let i = 0; i < iters; i++) await fn(i);
-    if (r >= warmup) samples.push(Number(nowNs() - t0) / 1e3 / iters);
-  }
-  return summary(samples);
-}
-
 /** GB/s (1e9 bytes) from a per-call microsecond summary: the median gives the typical rate, the min the best. */
 const gbps = (bytes, us) => ({ median: bytes / (us.median * 1e3), best: bytes / (us.min * 1e3) });
-
-function printTable(title, headers, rows) {
-  const cells = [headers, ...rows].map((r) => r.map(String));
-  const widths = headers.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
-  const line = (r) => r.map((s, c) => (c === 0 ? s.padEnd(widths[c]) : s.padStart(widths[c]))).join('  ');
-  console.log(`\n== ${title} ==`);
-  console.log(line(cells[0]));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of cells.slice(1)) console.log(line(r));
-}
 
 const sizeLabel = (bytes) => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`);
 
@@ -212,14 +178,33 @@ async function benchCasts() {
 }
 
 // ---------- main ----------
+const SECTIONS = {
+  conversions: benchConversions, copy: benchCopy, overhead: benchOverhead, casts: benchCasts,
+  // Loaded on demand: the processor modules need the native kernels, the other sections do not.
+  processors: async () => (await import('./processors.js')).benchProcessors(),
+};
+
+/** `--only a,b` (or `--only=a,b`) runs just those sections; default: all of them. */
+function selectedSections() {
+  const argv = process.argv.slice(2);
+  const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
+  if (i < 0) return Object.keys(SECTIONS);
+  const value = argv[i].includes('=') ? argv[i].slice('--only='.length) : argv[i + 1];
+  const names = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(n in SECTIONS));
+  if (names.length === 0 || unknown.length > 0) {
+    console.error(`usage: node bench/run.js [--only ${Object.keys(SECTIONS).join(',')}]${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
+    process.exit(2);
+  }
+  return names;
+}
+
 async function main() {
+  const sections = selectedSections();
   const t0 = performance.now();
   console.log(`stackbridge bench — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / GiB).toFixed(1)} GiB RAM`);
   console.log(`devices: ${devices().map((d) => `${d.id} (${d.name})`).join(', ')}`);
-  await benchConversions();
-  await benchCopy();
-  await benchOverhead();
-  await benchCasts();
+  for (const name of sections) await SECTIONS[name]();
   const info = memoryInfo('cpu');
   console.log(`\nmemoryInfo('cpu'): allocated ${info.allocatedBytes} B, cached ${(info.cachedBytes / MiB).toFixed(1)} MiB, peak ${(info.peakAllocatedBytes / MiB).toFixed(1)} MiB, allocations ${info.allocations}, cache hits ${info.cacheHits}`);
   console.log(JSON.stringify(info));

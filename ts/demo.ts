@@ -1,18 +1,21 @@
 /**
  * `npm start`: a synthetic microscopy stack through a three-step pipeline whose steps live in
  * different memory types (normalize in torch → background subtraction in jax → cell counting in
- * numpy), printing every conversion the engine made and the cells counted against the number
- * generated. The processing is written plainly in TS over each array's host values; the real
- * processors are `stackbridge/processors/<memoryType>`.
+ * numpy), with the real processors of `stackbridge/processors/<memoryType>` and
+ * `stackbridge/analysis`, printing every conversion the engine made, the cells counted against the
+ * nuclei generated, and writing OpenHCS's JSON summary and CSV details.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { countCellsSingleChannel, writeCellCounts, type CellCountResult } from './analysis.js';
 import { convertMemory } from './convert.js';
-import { jax, numpy, torch } from './decorators.js';
 import { devices } from './devices.js';
 import { asarray, type NDArray } from './ndarray.js';
 import { FunctionStep, Pipeline, type PipelinePlan, type StepTrace } from './pipeline.js';
+import * as jaxProcessors from './processors/jax.js';
+import * as torchProcessors from './processors/torch.js';
 import { tfAvailable, type Tensor } from './tfjs.js';
 import { TraceCollector, withTrace, type ConversionRecord } from './trace.js';
-import type { AnyTypedArray } from './types.js';
 
 const Z = 8;
 const H = 256;
@@ -94,164 +97,37 @@ function syntheticStack(seed: number): { stack: NDArray<'uint16'>; nuclei: Nucle
   return { stack: asarray(values, { shape: [Z, H, W], dtype: 'uint16' }), nuclei };
 }
 
-// ---------------------------------------------------------------- helpers over arrays
+// ---------------------------------------------------------------- the pipeline's steps
 
-/** An array's values on the host: the zero-copy `.data` view for host arrays, else a copy. */
-async function hostValues(stack: NDArray): Promise<AnyTypedArray> {
-  return stack.device === 'cpu' ? stack.data : stack.toTypedArray();
+/** The seed pipeline: normalize (torch) → top-hat background subtraction (jax) → count cells (numpy). */
+function seedPipeline(): Pipeline {
+  return new Pipeline([
+    new FunctionStep({ func: torchProcessors.stackPercentileNormalize, name: 'stackPercentileNormalize', kwargs: { lowPercentile: 1, highPercentile: 99 } }),
+    new FunctionStep({ func: jaxProcessors.tophat, name: 'tophat', kwargs: { selemRadius: 50, downsampleFactor: 4 } }),
+    new FunctionStep({ func: countCellsSingleChannel, name: 'countCellsSingleChannel', kwargs: { detectionMethod: 'blob_log' } }),
+  ]);
 }
 
-/**
- * A new uint16 stack of the input's memory type when it lives on the host (jax input is read-only,
- * so steps never write into it); on a GPU machine a host numpy array, which the decorator converts
- * to the declared output type.
- */
-function newStack(values: Uint16Array, like: NDArray): NDArray {
-  const memoryType = like.device === 'cpu' ? like.memoryType : 'numpy';
-  return asarray(values, { shape: like.shape, dtype: 'uint16', memoryType });
-}
-
-// ---------------------------------------------------------------- step (a): percentile normalize (torch)
-
-/** The k-th smallest value (0-based) from a 65536-bin histogram. */
-function kthFromHistogram(hist: Float64Array, k: number): number {
-  let seen = 0;
-  for (let v = 0; v < hist.length; v++) {
-    seen += hist[v];
-    if (seen > k) return v;
-  }
-  return hist.length - 1;
-}
-
-/** numpy's default (`linear`) percentiles of uint16 values, exact, via one histogram. */
-function percentilesU16(values: ArrayLike<number>, ps: number[]): number[] {
-  const hist = new Float64Array(65536);
-  for (let i = 0; i < values.length; i++) hist[values[i]]++;
-  return ps.map((p) => {
-    const rank = (p / 100) * (values.length - 1);
-    const lo = Math.floor(rank);
-    const vLo = kthFromHistogram(hist, lo);
-    const vHi = rank > lo ? kthFromHistogram(hist, lo + 1) : vLo;
-    return vLo + (rank - lo) * (vHi - vLo);
+/** Detections matched to the generated nuclei (nearest unused within 3 px): true positives per slice. */
+function matched(results: CellCountResult[], nuclei: Nucleus[][]): number[] {
+  return results.map((r, z) => {
+    const used = new Set<number>();
+    let tp = 0;
+    for (const n of nuclei[z]) {
+      let best = 3;
+      let bi = -1;
+      r.positions.forEach(([x, y], i) => {
+        const d = Math.hypot(x - n.x, y - n.y);
+        if (!used.has(i) && d <= best) [best, bi] = [d, i];
+      });
+      if (bi >= 0) {
+        used.add(bi);
+        tp++;
+      }
+    }
+    return tp;
   });
 }
-
-interface NormalizeOptions {
-  lowPercentile: number;
-  highPercentile: number;
-  targetMin: number;
-  targetMax: number;
-}
-
-const percentileNormalize = torch(async (stack: NDArray, o: NormalizeOptions): Promise<NDArray> => {
-  const values = await hostValues(stack);
-  const [pl, ph] = percentilesU16(values, [o.lowPercentile, o.highPercentile]);
-  const out = new Uint16Array(values.length);
-  if (ph === pl) return newStack(out.fill(o.targetMin), stack);
-  const scale = (o.targetMax - o.targetMin) / (ph - pl);
-  for (let i = 0; i < values.length; i++) {
-    out[i] = Math.trunc((Math.min(ph, Math.max(pl, values[i])) - pl) * scale + o.targetMin);
-  }
-  return newStack(out, stack);
-});
-
-// ---------------------------------------------------------------- step (b): background subtraction (jax)
-
-/** In-place 1D box mean of `n` samples at `offset + i * stride`, over the part of the window inside. */
-function boxMean1d(a: Float64Array, offset: number, stride: number, n: number, radius: number, tmp: Float64Array): void {
-  let sum = 0;
-  for (let i = 0; i < Math.min(radius, n); i++) sum += a[offset + i * stride];
-  for (let i = 0; i < n; i++) {
-    if (i + radius < n) sum += a[offset + (i + radius) * stride];
-    if (i - radius - 1 >= 0) sum -= a[offset + (i - radius - 1) * stride];
-    tmp[i] = sum / (Math.min(n - 1, i + radius) - Math.max(0, i - radius) + 1);
-  }
-  for (let i = 0; i < n; i++) a[offset + i * stride] = tmp[i];
-}
-
-/** Separable running-sum box blur of one [H, W] plane, in place. */
-function boxBlur(plane: Float64Array, radius: number): void {
-  const tmp = new Float64Array(Math.max(H, W));
-  for (let y = 0; y < H; y++) boxMean1d(plane, y * W, 1, W, radius, tmp);
-  for (let x = 0; x < W; x++) boxMean1d(plane, x, W, H, radius, tmp);
-}
-
-const subtractBackground = jax(async (stack: NDArray, o: { radius: number }): Promise<NDArray> => {
-  const values = await hostValues(stack);
-  const [nz, ny, nx] = stack.shape;
-  const out = new Uint16Array(values.length);
-  for (let z = 0; z < nz; z++) {
-    const base = z * ny * nx;
-    const bg = Float64Array.from(values.subarray(base, base + ny * nx));
-    boxBlur(bg, o.radius);
-    for (let i = 0; i < bg.length; i++) out[base + i] = Math.max(0, Math.trunc(values[base + i] - bg[i]));
-  }
-  return newStack(out, stack);
-});
-
-// ---------------------------------------------------------------- step (c): count cells (numpy)
-
-/** mean + k·std of one plane (population std, as numpy). */
-function threshold(plane: ArrayLike<number>, k: number): number {
-  let sum = 0;
-  let sq = 0;
-  for (let i = 0; i < plane.length; i++) sum += plane[i];
-  const mean = sum / plane.length;
-  for (let i = 0; i < plane.length; i++) sq += (plane[i] - mean) ** 2;
-  return mean + k * Math.sqrt(sq / plane.length);
-}
-
-/** Areas of the 4-connected components of `mask` (flood fill with an explicit stack). */
-function componentAreas(mask: Uint8Array, ny: number, nx: number): number[] {
-  const seen = new Uint8Array(mask.length);
-  const todo = new Int32Array(mask.length);
-  const areas: number[] = [];
-  for (let start = 0; start < mask.length; start++) {
-    if (!mask[start] || seen[start]) continue;
-    let top = 0;
-    let area = 0;
-    todo[top++] = start;
-    seen[start] = 1;
-    const visit = (q: number): void => {
-      if (mask[q] && !seen[q]) {
-        seen[q] = 1;
-        todo[top++] = q;
-      }
-    };
-    while (top > 0) {
-      const p = todo[--top];
-      area++;
-      const y = Math.floor(p / nx);
-      const x = p - y * nx;
-      if (x > 0) visit(p - 1);
-      if (x < nx - 1) visit(p + 1);
-      if (y > 0) visit(p - nx);
-      if (y < ny - 1) visit(p + nx);
-    }
-    areas.push(area);
-  }
-  return areas;
-}
-
-interface CountOptions {
-  stdFactor: number;
-  minArea: number;
-  maxArea: number;
-}
-
-const countCells = numpy(async (stack: NDArray, o: CountOptions): Promise<[NDArray, number[]]> => {
-  const values = await hostValues(stack);
-  const [nz, ny, nx] = stack.shape;
-  const counts: number[] = [];
-  for (let z = 0; z < nz; z++) {
-    const plane = values.subarray(z * ny * nx, (z + 1) * ny * nx);
-    const t = threshold(plane, o.stdFactor);
-    const mask = new Uint8Array(plane.length);
-    for (let i = 0; i < plane.length; i++) mask[i] = plane[i] > t ? 1 : 0;
-    counts.push(componentAreas(mask, ny, nx).filter((a) => a >= o.minArea && a <= o.maxArea).length);
-  }
-  return [stack, counts];
-});
 
 // ---------------------------------------------------------------- reporting
 
@@ -277,16 +153,17 @@ function printStep(s: StepTrace): void {
   console.log(`  function ${s.functionMs.toFixed(1)} ms, step total ${s.totalMs.toFixed(1)} ms`);
 }
 
-function printCounts(counted: number[], nuclei: Nucleus[][]): void {
-  console.log('\ncells per slice: generated vs counted');
-  console.log('  slice  generated  counted  diff');
-  counted.forEach((c, z) => {
-    const known = nuclei[z].length;
-    console.log(`  ${String(z).padStart(5)}  ${String(known).padStart(9)}  ${String(c).padStart(7)}  ${String(c - known).padStart(4)}`);
+function printCounts(results: CellCountResult[], nuclei: Nucleus[][]): void {
+  const tp = matched(results, nuclei);
+  console.log('\ncells per slice: generated vs counted (blob_log), matched within 3 px');
+  console.log('  slice  generated  counted  matched');
+  results.forEach((r, z) => {
+    console.log(`  ${String(z).padStart(5)}  ${String(nuclei[z].length).padStart(9)}  ${String(r.cellCount).padStart(7)}  ${String(tp[z]).padStart(7)}`);
   });
   const known = nuclei.reduce((a, n) => a + n.length, 0);
-  const total = counted.reduce((a, b) => a + b, 0);
-  console.log(`  total  ${String(known).padStart(9)}  ${String(total).padStart(7)}  ${String(total - known).padStart(4)}`);
+  const total = results.reduce((a, r) => a + r.cellCount, 0);
+  const hits = tp.reduce((a, b) => a + b, 0);
+  console.log(`  total  ${String(known).padStart(9)}  ${String(total).padStart(7)}  ${String(hits).padStart(7)}   F1 ${((2 * hits) / (known + total)).toFixed(3)}`);
 }
 
 // ---------------------------------------------------------------- tensorflow round trip
@@ -330,17 +207,15 @@ async function main(): Promise<void> {
   const tGen = performance.now() - t0;
   console.log(`synthetic stack [${stack.shape.join(', ')}] ${stack.dtype} (${stack.memoryType}, ${mib(stack.nbytes)}), seed ${SEED}, generated in ${tGen.toFixed(0)} ms`);
 
-  const pipeline = new Pipeline([
-    new FunctionStep({ func: percentileNormalize, name: 'percentileNormalize', kwargs: { lowPercentile: 1, highPercentile: 99, targetMin: 0, targetMax: 65535 } }),
-    new FunctionStep({ func: subtractBackground, name: 'subtractBackground', kwargs: { radius: 16 } }),
-    new FunctionStep({ func: countCells, name: 'countCells', kwargs: { stdFactor: 3, minArea: 6, maxArea: 2000 } }),
-  ]);
+  const pipeline = seedPipeline();
   printPlan(pipeline.plan('numpy'));
 
   const result = await pipeline.run<NDArray>(stack);
   result.trace.steps.forEach(printStep);
-  const counted = result.specialOutputs.countCells[0] as number[];
-  printCounts(counted, nuclei);
+  const results = result.specialOutputs.countCellsSingleChannel[0] as CellCountResult[];
+  printCounts(results, nuclei);
+  const written = await writeCellCounts(results, join(tmpdir(), 'stackbridge-demo-cell_counts'));
+  console.log(`OpenHCS-format outputs: ${written.join(', ')}`);
   console.log(`\npipeline ${result.trace.totalMs.toFixed(1)} ms; output ${result.output.toString()}`);
 
   await showTensorflow(result.output);

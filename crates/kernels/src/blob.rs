@@ -1,1 +1,362 @@
-//! (in progress)
+//! Scale-space blob detection: `skimage.feature.blob_log` and `skimage.feature.blob_dog` on a float
+//! plane already scaled like `skimage.img_as_float` (2-D, scalar sigmas, `log_scale=False`,
+//! `threshold_rel=None`, `exclude_border=False`).
+//!
+//! scikit-image builds the whole `(H, W, S)` scale-space cube, runs
+//! `peak_local_max(cube, threshold_abs=threshold, footprint=ones((3, 3, 3)))` and prunes
+//! overlapping blobs. Here the cube is streamed: only three neighbouring scale planes are alive at
+//! once, and the 3×3×3 test (`value == maximum_filter(cube, mode='nearest')` and `value >
+//! threshold`) is evaluated directly on the few pixels above the threshold, so no max-filtered cube
+//! is ever built. Filters are f32 with FMA (scikit-image uses f64 for the f64 images
+//! `img_as_float` gives for integer inputs), so results agree except where two cube values tie or
+//! sit within f32 rounding of each other or of the threshold.
+
+use crate::gaussian::{gaussian_plane_f32, kernel_radius, log_plane_scaled_f32, BorderMode};
+use rayon::prelude::*;
+use stackbridge_core::{SbError, SbResult};
+
+/// One detected blob: integer pixel position and the sigma of the scale that detected it
+/// (the radius is about `σ·√2`).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Blob {
+  pub y: f64,
+  pub x: f64,
+  pub sigma: f64,
+}
+
+/// Parameters of `skimage.feature.blob_log` (defaults as OpenHCS's cell counting).
+#[derive(Clone, Debug)]
+pub struct BlobLogParams {
+  pub min_sigma: f64,
+  pub max_sigma: f64,
+  pub num_sigma: usize,
+  pub threshold: f64,
+  pub overlap: f64,
+}
+
+impl Default for BlobLogParams {
+  fn default() -> Self {
+    BlobLogParams { min_sigma: 1.0, max_sigma: 10.0, num_sigma: 10, threshold: 0.1, overlap: 0.5 }
+  }
+}
+
+/// Parameters of `skimage.feature.blob_dog` (defaults as OpenHCS's cell counting).
+#[derive(Clone, Debug)]
+pub struct BlobDogParams {
+  pub min_sigma: f64,
+  pub max_sigma: f64,
+  pub sigma_ratio: f64,
+  pub threshold: f64,
+  pub overlap: f64,
+}
+
+impl Default for BlobDogParams {
+  fn default() -> Self {
+    BlobDogParams { min_sigma: 1.0, max_sigma: 10.0, sigma_ratio: 1.6, threshold: 0.1, overlap: 0.5 }
+  }
+}
+
+/// The most scale planes one call may compute (the time is linear in it; memory is not).
+pub const MAX_SCALES: usize = 100_000;
+
+fn check_common(img: usize, h: usize, w: usize, min_sigma: f64, max_sigma: f64, threshold: f64, overlap: f64) -> SbResult<()> {
+  if h.checked_mul(w) != Some(img) {
+    return Err(SbError::invalid(format!("image has {img} elements, expected {h}x{w}")));
+  }
+  if !min_sigma.is_finite() || min_sigma <= 0.0 {
+    return Err(SbError::invalid(format!("min_sigma must be a finite number > 0, got {min_sigma}")).with("min_sigma", min_sigma));
+  }
+  if !max_sigma.is_finite() || max_sigma < min_sigma {
+    return Err(
+      SbError::invalid(format!("max_sigma must be a finite number >= min_sigma ({min_sigma}), got {max_sigma}")).with("max_sigma", max_sigma),
+    );
+  }
+  kernel_radius(max_sigma, 4.0)?;
+  if !threshold.is_finite() {
+    return Err(SbError::invalid(format!("threshold must be finite, got {threshold}")).with("threshold", threshold));
+  }
+  if !(0.0..=1.0).contains(&overlap) {
+    return Err(SbError::invalid(format!("overlap must be in [0, 1], got {overlap}")).with("overlap", overlap));
+  }
+  Ok(())
+}
+
+/// `np.linspace(start, stop, num)` as numpy computes it (`i * step + start`, last = stop).
+fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
+  if num == 1 {
+    return vec![start];
+  }
+  let step = (stop - start) / (num - 1) as f64;
+  let mut v: Vec<f64> = (0..num).map(|i| i as f64 * step + start).collect();
+  v[num - 1] = stop;
+  v
+}
+
+/// `skimage.feature.blob_log(img, min_sigma, max_sigma, num_sigma, threshold, overlap)`:
+/// `sigma_list = linspace(min, max, num)`, cube plane `i` = `-gaussian_laplace(img, σᵢ) · σᵢ²`
+/// (mode 'reflect', truncate 4), peaks = pixels equal to the 3×3×3 maximum filter of the cube
+/// (mode 'nearest') and above `threshold` (none at all if every cube value equals its max filter),
+/// ordered by value descending (stable over raster order of `(y, x, scale)`), then `_prune_blobs`.
+///
+/// Errors (`InvalidArgumentError`): `img.len() != h * w`, `min_sigma <= 0`, `max_sigma <
+/// min_sigma`, `num_sigma` 0 or above [`MAX_SCALES`], a non-finite parameter, `overlap` outside
+/// `[0, 1]`, a `max_sigma` whose kernel exceeds `gaussian::MAX_RADIUS`.
+pub fn blob_log(img: &[f32], h: usize, w: usize, p: &BlobLogParams) -> SbResult<Vec<Blob>> {
+  check_common(img.len(), h, w, p.min_sigma, p.max_sigma, p.threshold, p.overlap)?;
+  if p.num_sigma == 0 || p.num_sigma > MAX_SCALES {
+    return Err(SbError::invalid(format!("num_sigma must be in [1, {MAX_SCALES}], got {}", p.num_sigma)).with("num_sigma", p.num_sigma));
+  }
+  if img.is_empty() {
+    return Ok(Vec::new());
+  }
+  let sigmas = linspace(p.min_sigma, p.max_sigma, p.num_sigma);
+  let peaks = stream_peaks(h, w, sigmas.len(), p.threshold, |i, plane| {
+    let s = sigmas[i];
+    log_plane_scaled_f32(img, h, w, s, -(s * s), plane);
+  });
+  Ok(finish(peaks, &sigmas, p.overlap))
+}
+
+/// `skimage.feature.blob_dog(img, min_sigma, max_sigma, sigma_ratio, threshold, overlap)`:
+/// `k = int(log(max/min) / log(ratio) + 1)`, `sigma_list = min · ratio^i` for `i` in `0..=k`, cube
+/// plane `i` = `(gaussian(img, σᵢ) − gaussian(img, σᵢ₊₁)) / (ratio − 1)` (mode 'reflect', truncate 4),
+/// a peak on plane `i` reports `σᵢ`; peaks and pruning as [`blob_log`].
+///
+/// Errors as [`blob_log`], plus `sigma_ratio` must be finite and > 1, and `k + 1` at most
+/// [`MAX_SCALES`].
+pub fn blob_dog(img: &[f32], h: usize, w: usize, p: &BlobDogParams) -> SbResult<Vec<Blob>> {
+  check_common(img.len(), h, w, p.min_sigma, p.max_sigma, p.threshold, p.overlap)?;
+  if !p.sigma_ratio.is_finite() || p.sigma_ratio <= 1.0 {
+    return Err(SbError::invalid(format!("sigma_ratio must be a finite number > 1, got {}", p.sigma_ratio)).with("sigma_ratio", p.sigma_ratio));
+  }
+  let kf = (p.max_sigma / p.min_sigma).ln() / p.sigma_ratio.ln() + 1.0;
+  if !(kf < MAX_SCALES as f64) {
+    return Err(SbError::invalid(format!("sigma_ratio {} is too close to 1: it needs more than {MAX_SCALES} scales", p.sigma_ratio)));
+  }
+  let k = kf as usize;
+  let sigmas: Vec<f64> = (0..=k).map(|i| p.min_sigma * p.sigma_ratio.powf(i as f64)).collect();
+  if img.is_empty() {
+    return Ok(Vec::new());
+  }
+  kernel_radius(sigmas[k], 4.0)?;
+  let sf = (1.0 / (p.sigma_ratio - 1.0)) as f32;
+  let mut prev = vec![0f32; img.len()];
+  let mut cur = vec![0f32; img.len()];
+  gaussian_plane_f32(img, h, w, sigmas[0], BorderMode::Reflect, &mut prev);
+  // fill(i) is called for i = 0, 1, … in order, so `prev` always holds G(σᵢ) on entry.
+  let peaks = stream_peaks(h, w, k, p.threshold, |i, plane| {
+    gaussian_plane_f32(img, h, w, sigmas[i + 1], BorderMode::Reflect, &mut cur);
+    plane.par_iter_mut().zip(prev.par_iter().zip(cur.par_iter())).for_each(|(d, (&a, &b))| *d = (a - b) * sf);
+    std::mem::swap(&mut prev, &mut cur);
+  });
+  Ok(finish(peaks, &sigmas, p.overlap))
+}
+
+/// A candidate peak: cube value, pixel, scale index.
+#[derive(Clone, Copy, Debug)]
+struct Peak {
+  v: f32,
+  y: u32,
+  x: u32,
+  s: u32,
+}
+
+/// Streams the scale-space cube: `fill(i, plane)` writes plane `i` (called once per plane, in
+/// order), and every pixel of plane `i` that is above `threshold` and not below any of its 26
+/// neighbours (planes `i-1..=i+1`, rows and columns clamped as `mode='nearest'`) is a peak.
+/// Returns the peaks in scikit-image's order; none if every cube value is a peak (scikit-image's
+/// "trivial image", which for a 3×3×3 footprint means a constant cube).
+fn stream_peaks(h: usize, w: usize, planes: usize, threshold: f64, mut fill: impl FnMut(usize, &mut [f32])) -> Vec<Peak> {
+  let n = h * w;
+  let mut lower = vec![0f32; n];
+  let mut cur = vec![0f32; n];
+  let mut upper = vec![0f32; n];
+  fill(0, &mut cur);
+  let mut peaks = Vec::new();
+  for i in 0..planes {
+    let have_upper = i + 1 < planes;
+    if have_upper {
+      fill(i + 1, &mut upper);
+    }
+    let lo: &[f32] = if i > 0 { &lower } else { &cur };
+    let up: &[f32] = if have_upper { &upper } else { &cur };
+    let found: Vec<Vec<Peak>> =
+      (0..h).into_par_iter().map_init(Vec::new, |scratch, y| plane_row_peaks(lo, &cur, up, h, w, y, i, threshold, scratch)).collect();
+    peaks.extend(found.into_iter().flatten());
+    // Shift the window: lower <- cur <- upper.
+    std::mem::swap(&mut lower, &mut cur);
+    std::mem::swap(&mut cur, &mut upper);
+  }
+  if peaks.len() == planes * n {
+    return Vec::new();
+  }
+  // np.nonzero order is (y, x, s); a stable sort by value descending keeps it among ties.
+  peaks.sort_unstable_by(|a, b| b.v.total_cmp(&a.v).then((a.y, a.x, a.s).cmp(&(b.y, b.x, b.s))));
+  peaks
+}
+
+#[inline(always)]
+fn mx(a: f32, b: f32) -> f32 {
+  if a > b {
+    a
+  } else {
+    b
+  }
+}
+
+/// The peaks of row `y` of the middle plane `cur`: the 3×3×3 maximum (rows and columns clamped)
+/// is built with vector max operations (9 rows, then 3 shifted columns) over the 64-pixel chunks
+/// that have a value above the threshold at all; `scratch` holds two chunks.
+#[allow(clippy::too_many_arguments)]
+fn plane_row_peaks(lo: &[f32], cur: &[f32], up: &[f32], h: usize, w: usize, y: usize, s: usize, threshold: f64, scratch: &mut Vec<f32>) -> Vec<Peak> {
+  // An f32 at or below the threshold: `v > t32` is a vectorisable superset of `v > threshold`.
+  let t32 = {
+    let t = threshold as f32;
+    if t as f64 > threshold {
+      t.next_down()
+    } else {
+      t
+    }
+  };
+  let row = &cur[y * w..(y + 1) * w];
+  let rows = [y.saturating_sub(1), y, (y + 1).min(h - 1)];
+  const C: usize = 64;
+  scratch.resize(2 * (C + 2), 0.0);
+  let (colmax, hmax) = scratch.split_at_mut(C + 2);
+  let mut out = Vec::new();
+  for (ci, vals) in row.chunks(C).enumerate() {
+    // Most chunks have nothing above the threshold: an OR of comparisons (vectorised; NaN is false).
+    if !vals.iter().fold(false, |any, &v| any | (v > t32)) {
+      continue;
+    }
+    // Columns [c0, c1) cover the chunk and its clamped neighbours.
+    let x0 = ci * C;
+    let n = vals.len();
+    let c0 = x0.saturating_sub(1);
+    let c1 = (x0 + n + 1).min(w);
+    let cm = &mut colmax[..c1 - c0];
+    cm.copy_from_slice(&row[c0..c1]);
+    for plane in [lo, cur, up] {
+      for &yy in &rows {
+        for (c, &v) in cm.iter_mut().zip(&plane[yy * w + c0..yy * w + c1]) {
+          *c = mx(*c, v);
+        }
+      }
+    }
+    // hmax[i] = max of columns x0+i-1 ..= x0+i+1, clamped to the plane.
+    for (i, m) in hmax[..n].iter_mut().enumerate() {
+      let x = x0 + i;
+      let (a, b) = (x.saturating_sub(1) - c0, (x + 1).min(w - 1) - c0);
+      *m = mx(mx(cm[a], cm[x - c0]), cm[b]);
+    }
+    // Bit i: above the threshold and equal to the neighbourhood maximum.
+    let mut bits = 0u64;
+    for (i, (&v, &m)) in vals.iter().zip(&hmax[..n]).enumerate() {
+      bits |= (((v > t32) & (v >= m)) as u64) << i;
+    }
+    while bits != 0 {
+      let i = bits.trailing_zeros() as usize;
+      bits &= bits - 1;
+      let v = vals[i];
+      if v as f64 > threshold {
+        out.push(Peak { v, y: y as u32, x: (x0 + i) as u32, s: s as u32 });
+      }
+    }
+  }
+  out
+}
+
+fn finish(peaks: Vec<Peak>, sigmas: &[f64], overlap: f64) -> Vec<Blob> {
+  let mut blobs: Vec<Blob> = peaks.iter().map(|p| Blob { y: p.y as f64, x: p.x as f64, sigma: sigmas[p.s as usize] }).collect();
+  if blobs.is_empty() {
+    return blobs;
+  }
+  prune_blobs(&mut blobs, overlap);
+  blobs.retain(|b| b.sigma > 0.0);
+  blobs
+}
+
+/// `skimage.feature.blob._prune_blobs` (2-D, one sigma): for every pair closer than
+/// `2·√2·max σ`, in `(i, j)` lexicographic order, if `_blob_overlap > overlap` the blob with the
+/// smaller sigma gets sigma 0 (on equal sigmas, the first of the pair). A zeroed blob can no longer
+/// remove another (scikit-image's arithmetic makes it inert as well).
+///
+/// scikit-image iterates `cKDTree.query_pairs`' Python set, whose order is hash order; the result
+/// differs from the lexicographic one only for chains (A removes B, B would have removed C).
+fn prune_blobs(blobs: &mut [Blob], overlap: f64) {
+  let max_sigma = blobs.iter().map(|b| b.sigma).fold(0.0f64, f64::max);
+  let dist = 2.0 * max_sigma * std::f64::consts::SQRT_2;
+  // Any superset of the pairs whose overlap can be > 0 gives the same result: bucket into cells of
+  // side `dist` and test the 3×3 neighbouring cells.
+  let cell = dist.max(1.0);
+  let key = |b: &Blob| ((b.y / cell).floor() as i64, (b.x / cell).floor() as i64);
+  let mut grid: std::collections::HashMap<(i64, i64), Vec<usize>> = std::collections::HashMap::new();
+  for (i, b) in blobs.iter().enumerate() {
+    grid.entry(key(b)).or_default().push(i);
+  }
+  let lim = dist * dist * (1.0 + 1e-9) + 1e-9;
+  let mut pairs: Vec<(usize, usize)> = Vec::new();
+  for (i, b) in blobs.iter().enumerate() {
+    let (cy, cx) = key(b);
+    for dy in -1..=1 {
+      for dx in -1..=1 {
+        if let Some(list) = grid.get(&(cy + dy, cx + dx)) {
+          for &j in list {
+            if j > i {
+              let o = &blobs[j];
+              if (o.y - b.y).powi(2) + (o.x - b.x).powi(2) <= lim {
+                pairs.push((i, j));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  pairs.sort_unstable();
+  for (i, j) in pairs {
+    let (b1, b2) = (blobs[i], blobs[j]);
+    if b1.sigma == 0.0 || b2.sigma == 0.0 {
+      continue;
+    }
+    if blob_overlap(&b1, &b2) > overlap {
+      if b1.sigma > b2.sigma {
+        blobs[j].sigma = 0.0;
+      } else {
+        blobs[i].sigma = 0.0;
+      }
+    }
+  }
+}
+
+/// `skimage.feature.blob._blob_overlap` for 2-D blobs with one sigma: the fraction of the smaller
+/// disk covered, after scaling space by `max σ · √2` (so the larger disk has radius 1).
+fn blob_overlap(b1: &Blob, b2: &Blob) -> f64 {
+  let root_ndim = 2f64.sqrt();
+  let (max_sigma, r1, r2) = if b1.sigma > b2.sigma { (b1.sigma, 1.0, b2.sigma / b1.sigma) } else { (b2.sigma, b1.sigma / b2.sigma, 1.0) };
+  let scale = max_sigma * root_ndim;
+  let (p1y, p1x, p2y, p2x) = (b1.y / scale, b1.x / scale, b2.y / scale, b2.x / scale);
+  let d = ((p2y - p1y).powi(2) + (p2x - p1x).powi(2)).sqrt();
+  if d > r1 + r2 {
+    return 0.0;
+  }
+  if d <= (r1 - r2).abs() {
+    return 1.0;
+  }
+  compute_disk_overlap(d, r1, r2)
+}
+
+/// `skimage.feature.blob._compute_disk_overlap`: the area of the lens of two disks over the area
+/// of the smaller one.
+fn compute_disk_overlap(d: f64, r1: f64, r2: f64) -> f64 {
+  let ratio1 = ((d * d + r1 * r1 - r2 * r2) / (2.0 * d * r1)).clamp(-1.0, 1.0);
+  let acos1 = ratio1.acos();
+  let ratio2 = ((d * d + r2 * r2 - r1 * r1) / (2.0 * d * r2)).clamp(-1.0, 1.0);
+  let acos2 = ratio2.acos();
+  let a = -d + r2 + r1;
+  let b = d - r2 + r1;
+  let c = d + r2 - r1;
+  let dd = d + r2 + r1;
+  let area = r1 * r1 * acos1 + r2 * r2 * acos2 - 0.5 * (a * b * c * dd).abs().sqrt();
+  area / (std::f64::consts::PI * r1.min(r2).powi(2))
+}

@@ -1,1 +1,965 @@
-//! (in progress)
+//! Separable Gaussian filtering as `scipy.ndimage` computes it: the `gaussian` processor (DESIGN §7),
+//! and the float-plane helpers used by sharpening and blob detection (`gaussian_filter`,
+//! `gaussian_laplace`).
+//!
+//! Every 2-D filter here is a vertical (axis 0) pass followed by a horizontal (axis 1) pass.
+//! The work is split into bands of rows; each band converts the input rows it needs (its rows plus
+//! the kernel halo, mapped through the border mode) to the accumulator type once, then for every
+//! output row runs the vertical pass (FMA of whole rows across X, register-blocked) and immediately
+//! the horizontal pass on that row (padded with the border, contiguous, register-blocked), so the
+//! intermediate never leaves L1. Bands of every slice run in parallel (rayon).
+
+use crate::image::Dims;
+use rayon::prelude::*;
+use stackbridge_core::{DType, Element, SbError, SbResult};
+use std::ops::{Add, Mul, Sub};
+
+/// How a 1-D line is extended past its ends (the `scipy.ndimage` mode of the same name).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BorderMode {
+  /// `'reflect'`: `d c b a | a b c d | d c b a` (the edge is repeated).
+  Reflect,
+  /// `'mirror'`: `d c b | a b c d | c b a` (the edge is not repeated).
+  Mirror,
+  /// `'nearest'`: `a a a | a b c d | d d d`.
+  Nearest,
+}
+
+/// The largest kernel radius accepted (`int(4σ + 0.5)`, so σ up to about 16 383). Beyond it the
+/// kernel alone would take megabytes and the filter hours; the processors reject such a sigma with
+/// `InvalidArgumentError` and the plane helpers clamp to it.
+pub const MAX_RADIUS: usize = 1 << 16;
+
+/// Where index `i` of the extended line lands in a line of `n` samples (`n > 0`). Extensions of any
+/// length are periodic, as scipy's `NI_ExtendLine`: period `2n` for reflect, `2n - 2` for mirror.
+#[inline]
+pub fn border_index(i: isize, n: usize, mode: BorderMode) -> usize {
+  debug_assert!(n > 0);
+  if i >= 0 && (i as usize) < n {
+    return i as usize;
+  }
+  let n_i = n as isize;
+  match mode {
+    BorderMode::Nearest => i.clamp(0, n_i - 1) as usize,
+    BorderMode::Reflect => {
+      let m = i.rem_euclid(2 * n_i);
+      (if m >= n_i { 2 * n_i - 1 - m } else { m }) as usize
+    }
+    BorderMode::Mirror => {
+      if n == 1 {
+        return 0;
+      }
+      let m = i.rem_euclid(2 * n_i - 2);
+      (if m >= n_i { 2 * n_i - 2 - m } else { m }) as usize
+    }
+  }
+}
+
+/// The radius scipy uses for `sigma` and `truncate`: `int(truncate * sigma + 0.5)`.
+/// `InvalidArgumentError` when it exceeds [`MAX_RADIUS`] or is not finite.
+pub fn kernel_radius(sigma: f64, truncate: f64) -> SbResult<usize> {
+  let r = truncate * sigma + 0.5;
+  if !r.is_finite() || r < 0.0 || r > MAX_RADIUS as f64 {
+    return Err(
+      SbError::invalid(format!(
+        "sigma {sigma} gives a Gaussian kernel radius beyond {MAX_RADIUS} (truncate {truncate}); sigma must be at most {}",
+        (MAX_RADIUS as f64 - 0.5) / truncate
+      ))
+      .with("sigma", sigma),
+    );
+  }
+  Ok(r as usize)
+}
+
+/// `scipy.ndimage._filters._gaussian_kernel1d(sigma, order, radius)` with
+/// `radius = int(truncate * sigma + 0.5)`: the taps for offsets `-radius..=radius`.
+///
+/// `φ(x) = exp(-x² / 2σ²)` normalised to sum 1; order `n > 0` multiplies it by the polynomial scipy
+/// derives (`q' + q·p'` applied `n` times; order 2 gives `(x²/σ⁴ − 1/σ²)·φ(x)`). Degenerate sigmas
+/// (not finite, or ≤ 0) give the identity `[1.0]` for order 0 and `[0.0]` otherwise; the radius is
+/// clamped to [`MAX_RADIUS`] (callers validate with [`kernel_radius`] first).
+pub fn kernel1d(sigma: f64, order: u8, truncate: f64) -> Vec<f64> {
+  if !(sigma.is_finite() && sigma > 0.0) {
+    return vec![if order == 0 { 1.0 } else { 0.0 }];
+  }
+  let r = kernel_radius(sigma, truncate).unwrap_or(MAX_RADIUS) as isize;
+  let sigma2 = sigma * sigma;
+  let a = -0.5 / sigma2;
+  let mut phi: Vec<f64> = (-r..=r).map(|x| (a * (x * x) as f64).exp()).collect();
+  let sum = pairwise_sum(&phi);
+  phi.iter_mut().for_each(|v| *v /= sum);
+  if order == 0 {
+    return phi;
+  }
+  // q holds the polynomial coefficients (q[i] multiplies x^i); Q_deriv = D + P as in scipy.
+  let n = order as usize;
+  let mut q = vec![0.0f64; n + 1];
+  q[0] = 1.0;
+  for _ in 0..n {
+    let mut next = vec![0.0f64; n + 1];
+    for i in 0..n {
+      next[i] += (i + 1) as f64 * q[i + 1]; // D: derivative
+      next[i + 1] += q[i] / -sigma2; // P: times p'(x) = -x/σ² shifts the degree up
+    }
+    q = next;
+  }
+  (-r..=r)
+    .zip(&phi)
+    .map(|(x, &p)| {
+      let x = x as f64;
+      let mut poly = 0.0;
+      let mut xp = 1.0;
+      for &c in &q {
+        poly += xp * c;
+        xp *= x;
+      }
+      poly * p
+    })
+    .collect()
+}
+
+/// numpy's pairwise summation (`np.sum` of a contiguous float64 vector), so the normalisation of
+/// the kernel rounds as scipy's does.
+fn pairwise_sum(a: &[f64]) -> f64 {
+  let n = a.len();
+  if n < 8 {
+    return a.iter().fold(0.0, |s, &v| s + v);
+  }
+  if n <= 128 {
+    let mut r = [0.0f64; 8];
+    r.copy_from_slice(&a[..8]);
+    let full = n - n % 8;
+    for c in a[8..full].chunks_exact(8) {
+      for j in 0..8 {
+        r[j] += c[j];
+      }
+    }
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for &v in &a[full..] {
+      res += v;
+    }
+    return res;
+  }
+  let mut n2 = n / 2;
+  n2 -= n2 % 8;
+  pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
+}
+
+// ------------------------------------------------------------------------------------------------
+// Accumulator arithmetic
+
+/// The float type a filter accumulates in (f32 for the hot paths, f64 where f32 would lose the
+/// input's precision).
+pub(crate) trait Real:
+  Copy + Send + Sync + 'static + PartialOrd + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
+{
+  const ZERO: Self;
+  fn of(v: f64) -> Self;
+  fn f64(self) -> f64;
+  /// `self * a + b`, fused where the target has FMA (a libm call otherwise would be slow).
+  fn fma(self, a: Self, b: Self) -> Self;
+  fn trunc(self) -> Self;
+  /// Saturating conversion to i32 (`as`), vectorisable unlike a detour through f64.
+  fn to_i32(self) -> i32;
+}
+
+macro_rules! real {
+  ($t:ty) => {
+    impl Real for $t {
+      const ZERO: Self = 0.0;
+      #[inline(always)]
+      fn of(v: f64) -> Self {
+        v as $t
+      }
+      #[inline(always)]
+      fn f64(self) -> f64 {
+        self as f64
+      }
+      #[inline(always)]
+      fn fma(self, a: Self, b: Self) -> Self {
+        #[cfg(target_feature = "fma")]
+        {
+          self.mul_add(a, b)
+        }
+        #[cfg(not(target_feature = "fma"))]
+        {
+          self * a + b
+        }
+      }
+      #[inline(always)]
+      fn trunc(self) -> Self {
+        <$t>::trunc(self)
+      }
+      #[inline(always)]
+      fn to_i32(self) -> i32 {
+        self as i32
+      }
+    }
+  };
+}
+real!(f32);
+real!(f64);
+
+/// Outputs per register block of the horizontal pass (64 f32 = 4 zmm accumulators).
+const LANES: usize = 64;
+/// Columns per register block of the vertical pass, and output rows computed together: every
+/// input row loaded feeds up to `RB` output rows, so the vertical pass is bound by FMAs, not by
+/// loads from L2.
+const VL: usize = 32;
+const RB: usize = 4;
+
+/// Rows per band: enough bands to balance the threads, each small enough to stay in cache.
+fn band_rows(h: usize, w: usize) -> usize {
+  let target = (64 * 1024 / w.max(1)).clamp(8, 64);
+  let per_thread = h.div_ceil(4 * rayon::current_num_threads().max(1)).max(RB);
+  target.min(per_thread).next_multiple_of(RB).min(h.max(1))
+}
+
+/// The vertical pass for up to `RB` consecutive output rows: row `o` of `out` (stride `w`) is
+/// `Σ_k taps[k] · buf[offs[o + k] + x]`; `offs` lists the `taps.len() + rows - 1` input rows.
+#[inline]
+fn vblock<A: Real>(buf: &[A], offs: &[usize], taps: &[A], w: usize, out: &mut [A]) {
+  let nt = taps.len();
+  let rows = offs.len() + 1 - nt;
+  debug_assert!(rows >= 1 && rows <= RB && out.len() >= rows * w);
+  let full = w - w % VL;
+  let mut x0 = 0;
+  while x0 < full {
+    let mut acc = [[A::ZERO; VL]; RB];
+    for (m, &o) in offs.iter().enumerate() {
+      let s: &[A; VL] = buf[o + x0..o + x0 + VL].try_into().unwrap();
+      for (r, acc_r) in acc.iter_mut().enumerate() {
+        // input row m is tap m - r of output row r
+        if r < rows && m >= r && m - r < nt {
+          let t = taps[m - r];
+          for i in 0..VL {
+            acc_r[i] = t.fma(s[i], acc_r[i]);
+          }
+        }
+      }
+    }
+    for (r, acc_r) in acc.iter().enumerate().take(rows) {
+      out[r * w + x0..r * w + x0 + VL].copy_from_slice(acc_r);
+    }
+    x0 += VL;
+  }
+  for r in 0..rows {
+    for x in full..w {
+      let mut acc = A::ZERO;
+      for (k, &t) in taps.iter().enumerate() {
+        acc = t.fma(buf[offs[r + k] + x], acc);
+      }
+      out[r * w + x] = acc;
+    }
+  }
+}
+
+/// [`vblock`] with two kernels of equal length over the same input rows (shared loads).
+#[inline]
+fn vblock2<A: Real>(buf: &[A], offs: &[usize], ta: &[A], tb: &[A], w: usize, oa: &mut [A], ob: &mut [A]) {
+  const L: usize = VL / 2;
+  let nt = ta.len();
+  let rows = offs.len() + 1 - nt;
+  debug_assert!(rows >= 1 && rows <= RB && tb.len() == nt);
+  let full = w - w % L;
+  let mut x0 = 0;
+  while x0 < full {
+    let mut acc_a = [[A::ZERO; L]; RB];
+    let mut acc_b = [[A::ZERO; L]; RB];
+    for (m, &o) in offs.iter().enumerate() {
+      let s: &[A; L] = buf[o + x0..o + x0 + L].try_into().unwrap();
+      for r in 0..RB {
+        if r < rows && m >= r && m - r < nt {
+          let (a, b) = (ta[m - r], tb[m - r]);
+          for i in 0..L {
+            acc_a[r][i] = a.fma(s[i], acc_a[r][i]);
+            acc_b[r][i] = b.fma(s[i], acc_b[r][i]);
+          }
+        }
+      }
+    }
+    for r in 0..rows {
+      oa[r * w + x0..r * w + x0 + L].copy_from_slice(&acc_a[r]);
+      ob[r * w + x0..r * w + x0 + L].copy_from_slice(&acc_b[r]);
+    }
+    x0 += L;
+  }
+  for r in 0..rows {
+    for x in full..w {
+      let (mut sa, mut sb) = (A::ZERO, A::ZERO);
+      for k in 0..nt {
+        let v = buf[offs[r + k] + x];
+        sa = ta[k].fma(v, sa);
+        sb = tb[k].fma(v, sb);
+      }
+      oa[r * w + x] = sa;
+      ob[r * w + x] = sb;
+    }
+  }
+}
+
+/// Copies `row` into `pad` with `r` extended samples on each side (border `mode`).
+#[inline]
+fn fill_pad<A: Real>(row: &[A], r: usize, mode: BorderMode, pad: &mut Vec<A>) {
+  let w = row.len();
+  pad.clear();
+  pad.extend((0..r).map(|i| row[border_index(i as isize - r as isize, w, mode)]));
+  pad.extend_from_slice(row);
+  pad.extend((0..r).map(|i| row[border_index((w + i) as isize, w, mode)]));
+}
+
+/// The horizontal pass on one padded row: `out[x] = Σ_k taps[k] · pad[x + k]`, each output stored
+/// through `store` (the cast to the output type).
+#[inline]
+fn hrow<A: Real, O>(pad: &[A], taps: &[A], out: &mut [O], store: impl Fn(A) -> O) {
+  let w = out.len();
+  let full = w - w % LANES;
+  let mut x0 = 0;
+  while x0 < full {
+    let mut acc = [A::ZERO; LANES];
+    for (k, &t) in taps.iter().enumerate() {
+      let s: &[A; LANES] = pad[x0 + k..x0 + k + LANES].try_into().unwrap();
+      for i in 0..LANES {
+        acc[i] = t.fma(s[i], acc[i]);
+      }
+    }
+    for (o, &a) in out[x0..x0 + LANES].iter_mut().zip(&acc) {
+      *o = store(a);
+    }
+    x0 += LANES;
+  }
+  for x in full..w {
+    let mut acc = A::ZERO;
+    for (k, &t) in taps.iter().enumerate() {
+      acc = t.fma(pad[x + k], acc);
+    }
+    out[x] = store(acc);
+  }
+}
+
+/// The horizontal pass of a sum of two filters: `out[x] = Σ_k ta[k]·pa[x+k] + tb[k]·pb[x+k]`.
+#[inline]
+fn hrow2<A: Real>(pa: &[A], ta: &[A], pb: &[A], tb: &[A], out: &mut [A]) {
+  const L: usize = LANES / 2;
+  let w = out.len();
+  let full = w - w % L;
+  let mut x0 = 0;
+  while x0 < full {
+    let mut acc = [A::ZERO; L];
+    let mut acc2 = [A::ZERO; L];
+    for (k, (&a, &b)) in ta.iter().zip(tb).enumerate() {
+      let sa: &[A; L] = pa[x0 + k..x0 + k + L].try_into().unwrap();
+      let sb: &[A; L] = pb[x0 + k..x0 + k + L].try_into().unwrap();
+      for i in 0..L {
+        acc[i] = a.fma(sa[i], acc[i]);
+        acc2[i] = b.fma(sb[i], acc2[i]);
+      }
+    }
+    for i in 0..L {
+      out[x0 + i] = acc[i] + acc2[i];
+    }
+    x0 += L;
+  }
+  for x in full..w {
+    let (mut s, mut s2) = (A::ZERO, A::ZERO);
+    for (k, (&a, &b)) in ta.iter().zip(tb).enumerate() {
+      s = a.fma(pa[x + k], s);
+      s2 = b.fma(pb[x + k], s2);
+    }
+    out[x] = s + s2;
+  }
+}
+
+/// Per-band scratch, reused across the bands one rayon job processes.
+struct Scratch<A> {
+  buf: Vec<A>,
+  offs: Vec<usize>,
+  tmp_a: Vec<A>,
+  tmp_b: Vec<A>,
+  pad_a: Vec<A>,
+  pad_b: Vec<A>,
+}
+
+impl<A: Real> Scratch<A> {
+  fn new() -> Self {
+    Scratch { buf: Vec::new(), offs: Vec::new(), tmp_a: Vec::new(), tmp_b: Vec::new(), pad_a: Vec::new(), pad_b: Vec::new() }
+  }
+
+  /// Converts the input rows band `[y0, y1)` needs into `buf` and returns the first one's index.
+  /// Border-mapped rows of any extension length fall in `[y0 - r, y1 + r) ∩ [0, h)`: reflections
+  /// of indices below 0 land below `r`, those past `h` above `h - 1 - r`.
+  fn load<T: Element>(&mut self, src: &[T], h: usize, w: usize, y0: usize, y1: usize, r: usize) -> usize {
+    let lo = y0.saturating_sub(r);
+    let hi = (y1 + r).min(h);
+    self.buf.clear();
+    self.buf.extend(src[lo * w..hi * w].iter().map(|v| A::of(v.to_f64())));
+    lo
+  }
+
+  /// The offsets (into the row buffer starting at row `lo`) of the input rows that output rows
+  /// `y..y + rows` read: extended rows `y - r ..= y + rows - 1 + r`, border-mapped.
+  fn plan(&mut self, y: usize, rows: usize, h: usize, w: usize, r: usize, lo: usize, mode: BorderMode) {
+    self.offs.clear();
+    let first = y as isize - r as isize;
+    self.offs.extend((0..2 * r + rows).map(|m| (border_index(first + m as isize, h, mode) - lo) * w));
+  }
+}
+
+/// The separable filter of one plane whose rows are already in the accumulator type (`rows`
+/// holds plane rows `lo..`), for the output rows of `out_band` starting at `y0`: vertical `vt`,
+/// then per row `finish(tmp_row, pad, out_row)` (the horizontal pass and the store).
+fn sep_band<A: Real, O>(
+  s: &mut Scratch<A>, rows: &[A], lo: usize, h: usize, w: usize, y0: usize, vt: &[A], mode: BorderMode, out_band: &mut [O],
+  finish: &impl Fn(&mut [A], &mut Vec<A>, &mut [O]),
+) {
+  let rv = vt.len() / 2;
+  s.tmp_a.resize(RB * w, A::ZERO);
+  for (bi, out_rows) in out_band.chunks_mut(RB * w).enumerate() {
+    let y = y0 + bi * RB;
+    let n = out_rows.len() / w;
+    s.plan(y, n, h, w, rv, lo, mode);
+    vblock(rows, &s.offs, vt, w, &mut s.tmp_a);
+    for (tmp_row, out_row) in s.tmp_a.chunks_exact_mut(w).zip(out_rows.chunks_exact_mut(w)) {
+      finish(tmp_row, &mut s.pad_a, out_row);
+    }
+  }
+}
+
+/// Runs `band(scratch, rows, lo, y0, out_band)` over the row bands of one plane in parallel, where
+/// `rows` starting at plane row `lo` are the input rows the band needs in type `A`: `src` itself
+/// when `T` is `A`, else a converted copy of the band plus halo.
+fn for_bands<T: Element, A: Real, O: Send>(
+  src: &[T], h: usize, w: usize, halo: usize, out: &mut [O], band: impl Fn(&mut Scratch<A>, &[A], usize, usize, &mut [O]) + Sync,
+) {
+  let rows_per_band = band_rows(h, w);
+  let direct = same_type::<T, A>(src);
+  out.par_chunks_mut(rows_per_band * w).enumerate().for_each_init(Scratch::<A>::new, |s, (bi, out_band)| {
+    let y0 = bi * rows_per_band;
+    match direct {
+      Some(rows) => band(s, rows, 0, y0, out_band),
+      None => {
+        let lo = s.load(src, h, w, y0, y0 + out_band.len() / w, halo);
+        let buf = std::mem::take(&mut s.buf);
+        band(s, &buf, lo, y0, out_band);
+        s.buf = buf;
+      }
+    }
+  });
+}
+
+/// `src` as `&[A]` when `T` and `A` are the same type (then no conversion copy is needed).
+fn same_type<T: Element, A: Real>(src: &[T]) -> Option<&[A]> {
+  if std::any::TypeId::of::<T>() == std::any::TypeId::of::<A>() {
+    // SAFETY: T and A are the same type (equal TypeIds), so the slice is reinterpreted as itself.
+    Some(unsafe { std::slice::from_raw_parts(src.as_ptr() as *const A, src.len()) })
+  } else {
+    None
+  }
+}
+
+/// The separable filter of one plane: vertical `vt` then horizontal `ht`, border `mode`. With
+/// `clamp = Some((lo, hi))` the intermediate is truncated toward zero and saturated to `[lo, hi]`
+/// between the passes (scipy storing axis 0's result in an integer output array), and so is the
+/// result; otherwise outputs go through `T::from_f64`.
+fn sep_plane<T: Element, A: Real>(src: &[T], h: usize, w: usize, vt: &[A], ht: &[A], mode: BorderMode, clamp: Option<(A, A)>, out: &mut [T]) {
+  let rh = ht.len() / 2;
+  let trunc = move |v: A| match clamp {
+    Some((lo, hi)) => {
+      let t = v.trunc();
+      if t < lo {
+        lo
+      } else if t > hi {
+        hi
+      } else {
+        t
+      }
+    }
+    None => v,
+  };
+  let finish = |tmp: &mut [A], pad: &mut Vec<A>, out_row: &mut [T]| {
+    if clamp.is_some() {
+      tmp.iter_mut().for_each(|v| *v = trunc(*v));
+    }
+    fill_pad(tmp, rh, mode, pad);
+    match clamp {
+      // Truncated and saturated in A, then a plain integer narrowing (exact: the value is in T's
+      // range); this vectorises, where `T::from_f64` of a float would go scalar.
+      Some(_) => hrow(pad, ht, out_row, |a| T::from_i64_wrapping(trunc(a).to_i32() as i64)),
+      None => hrow(pad, ht, out_row, |a| T::from_f64(a.f64())),
+    }
+  };
+  for_bands::<T, A, T>(src, h, w, vt.len() / 2, out, |s, rows, lo, y0, out_band| sep_band(s, rows, lo, h, w, y0, vt, mode, out_band, &finish));
+}
+
+/// The sum of two separable filters of one f32 plane: `Hb(Va(src)) + Ha(Vb(src))` where `a`, `b`
+/// have the same length (the Laplacian: `a` = order 0, `b` = order 2).
+fn sum2_plane_f32(src: &[f32], h: usize, w: usize, ta: &[f32], tb: &[f32], mode: BorderMode, out: &mut [f32]) {
+  let r = ta.len() / 2;
+  for_bands::<f32, f32, f32>(src, h, w, r, out, |s, rows, lo, y0, out_band| {
+    s.tmp_a.resize(RB * w, 0.0);
+    s.tmp_b.resize(RB * w, 0.0);
+    for (bi, out_rows) in out_band.chunks_mut(RB * w).enumerate() {
+      let y = y0 + bi * RB;
+      let n = out_rows.len() / w;
+      s.plan(y, n, h, w, r, lo, mode);
+      vblock2(rows, &s.offs, ta, tb, w, &mut s.tmp_a, &mut s.tmp_b);
+      for (i, out_row) in out_rows.chunks_exact_mut(w).enumerate() {
+        fill_pad(&s.tmp_a[i * w..(i + 1) * w], r, mode, &mut s.pad_a);
+        fill_pad(&s.tmp_b[i * w..(i + 1) * w], r, mode, &mut s.pad_b);
+        // Va then Hb  +  Vb then Ha
+        hrow2(&s.pad_a, tb, &s.pad_b, ta, out_row);
+      }
+    }
+  });
+}
+
+fn taps_of<A: Real>(k: &[f64]) -> Vec<A> {
+  k.iter().map(|&v| A::of(v)).collect()
+}
+
+fn lengths_ok(src: usize, out: usize, h: usize, w: usize) -> bool {
+  let ok = h.checked_mul(w).is_some_and(|n| n == src && n == out);
+  debug_assert!(ok, "plane helper called with src {src} / out {out} elements for {h}x{w}");
+  ok
+}
+
+/// Validates a 1-D kernel for [`correlate_axis0_f32`] / [`correlate_axis1_f32`].
+fn check_taps(taps: &[f32], src: usize, out: usize, h: usize, w: usize) -> SbResult<()> {
+  if taps.len() % 2 == 0 || taps.len() > 2 * MAX_RADIUS + 1 {
+    return Err(SbError::invalid(format!("a 1-D kernel needs an odd length up to {}, got {}", 2 * MAX_RADIUS + 1, taps.len())));
+  }
+  if h.checked_mul(w) != Some(src) || src != out {
+    return Err(SbError::invalid(format!("plane of {h}x{w} but input has {src} and output {out} elements")));
+  }
+  Ok(())
+}
+
+/// 1-D correlation of an f32 plane along Y (axis 0) with `taps` (odd length, centred), border
+/// `mode`: `scipy.ndimage.correlate1d(plane, taps, axis=0, mode=mode)` (accumulated in f32 with FMA).
+pub fn correlate_axis0_f32(src: &[f32], h: usize, w: usize, taps: &[f32], mode: BorderMode, out: &mut [f32]) -> SbResult<()> {
+  check_taps(taps, src.len(), out.len(), h, w)?;
+  if src.is_empty() {
+    return Ok(());
+  }
+  sep_plane::<f32, f32>(src, h, w, taps, &[1.0], mode, None, out);
+  Ok(())
+}
+
+/// 1-D correlation of an f32 plane along X (axis 1): `scipy.ndimage.correlate1d(plane, taps,
+/// axis=1, mode=mode)` (accumulated in f32 with FMA).
+pub fn correlate_axis1_f32(src: &[f32], h: usize, w: usize, taps: &[f32], mode: BorderMode, out: &mut [f32]) -> SbResult<()> {
+  check_taps(taps, src.len(), out.len(), h, w)?;
+  if src.is_empty() {
+    return Ok(());
+  }
+  sep_plane::<f32, f32>(src, h, w, &[1.0], taps, mode, None, out);
+  Ok(())
+}
+
+/// `scipy.ndimage.gaussian_filter(plane, sigma, mode=mode, truncate=4.0)` on an f32 plane (axis 0
+/// then axis 1, f32 intermediate, f32 FMA accumulation). A sigma that is not finite or ≤ 1e-15
+/// copies the plane (scipy skips such axes); larger kernels than [`MAX_RADIUS`] are clamped.
+/// Precondition: `src.len() == out.len() == h * w` (otherwise nothing is written).
+pub fn gaussian_plane_f32(src: &[f32], h: usize, w: usize, sigma: f64, mode: BorderMode, out: &mut [f32]) {
+  if !lengths_ok(src.len(), out.len(), h, w) || src.is_empty() {
+    return;
+  }
+  if !(sigma.is_finite() && sigma > 1e-15) {
+    out.copy_from_slice(src);
+    return;
+  }
+  let k = taps_of::<f32>(&kernel1d(sigma, 0, 4.0));
+  sep_plane::<f32, f32>(src, h, w, &k, &k, mode, None, out);
+}
+
+/// `scipy.ndimage.gaussian_laplace(plane, sigma)` (mode 'reflect', truncate 4) on an f32 plane:
+/// the order-2 Gaussian along Y times order 0 along X, plus order 0 along Y times order 2 along X,
+/// fused in one banded pass (f32 FMA). scipy skips axes whose sigma is ≤ 1e-15, so for such a sigma
+/// (or a non-finite one) the result is `2 · plane`, as scipy's. Precondition as
+/// [`gaussian_plane_f32`].
+pub fn gaussian_laplace_plane_f32(src: &[f32], h: usize, w: usize, sigma: f64, out: &mut [f32]) {
+  log_plane_scaled_f32(src, h, w, sigma, 1.0, out);
+}
+
+/// `scale · gaussian_laplace(plane, sigma)` (blob_log folds `-σ²` into the kernel).
+pub(crate) fn log_plane_scaled_f32(src: &[f32], h: usize, w: usize, sigma: f64, scale: f64, out: &mut [f32]) {
+  if !lengths_ok(src.len(), out.len(), h, w) || src.is_empty() {
+    return;
+  }
+  if !(sigma.is_finite() && sigma > 1e-15) {
+    for (o, &s) in out.iter_mut().zip(src) {
+      *o = (2.0 * scale * s as f64) as f32;
+    }
+    return;
+  }
+  let g = kernel1d(sigma, 0, 4.0);
+  let d = kernel1d(sigma, 2, 4.0);
+  let ta = taps_of::<f32>(&g);
+  // The scale goes into the order-2 kernel: both terms carry exactly one order-2 factor.
+  let tb: Vec<f32> = d.iter().map(|&v| (v * scale) as f32).collect();
+  sum2_plane_f32(src, h, w, &ta, &tb, BorderMode::Reflect, out);
+}
+
+/// The `gaussian` processor (DESIGN §7): per slice `scipy.ndimage.gaussian_filter(slice, sigma,
+/// mode='reflect', truncate=4.0)` with scipy's output dtype = input dtype.
+///
+/// scipy stores each axis pass in the output array, so for integer `T` the intermediate after
+/// axis 0 is cast to `T` (truncation toward zero) before the axis-1 pass; this is emulated, so
+/// integer results match scipy except where float rounding lands on the other side of an integer.
+/// Accumulation is f32 with FMA for u8/u16/i16/f32 and f64 for i32/f64 (their values need more
+/// than f32's 24 bits). `sigma == 0` copies; a negative or non-finite sigma, or one whose kernel
+/// exceeds [`MAX_RADIUS`], is `InvalidArgumentError`. Parallel over slices and row bands.
+pub fn gaussian<T: Element>(src: &[T], dims: Dims, sigma: f64, out: &mut [T]) -> SbResult<()> {
+  dims.check_len(src.len(), "input")?;
+  dims.check_len(out.len(), "output")?;
+  if !sigma.is_finite() || sigma < 0.0 {
+    return Err(SbError::invalid(format!("sigma must be a finite number >= 0, got {sigma}")).with("sigma", sigma));
+  }
+  kernel_radius(sigma, 4.0)?;
+  if dims.is_empty() {
+    return Ok(());
+  }
+  if sigma <= 1e-15 {
+    out.copy_from_slice(src);
+    return Ok(());
+  }
+  match T::DTYPE {
+    DType::I32 | DType::F64 => gaussian_stack::<T, f64>(src, dims, sigma, out),
+    _ => gaussian_stack::<T, f32>(src, dims, sigma, out),
+  }
+  Ok(())
+}
+
+fn gaussian_stack<T: Element, A: Real>(src: &[T], dims: Dims, sigma: f64, out: &mut [T]) {
+  let k = taps_of::<A>(&kernel1d(sigma, 0, 4.0));
+  // Integer outputs: truncate and saturate the intermediate to T's range (T::from_f64 saturates).
+  let clamp = (!T::DTYPE.is_float()).then(|| (A::of(T::from_f64(f64::NEG_INFINITY).to_f64()), A::of(T::from_f64(f64::INFINITY).to_f64())));
+  let plane = dims.plane();
+  out.par_chunks_mut(plane).zip(src.par_chunks(plane)).for_each(|(o, s)| {
+    sep_plane::<T, A>(s, dims.h, dims.w, &k, &k, BorderMode::Reflect, clamp, o);
+  });
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  /// Plain border mapping written out case by case (independent of `border_index`'s arithmetic):
+  /// extend the line by repeated reflection one step at a time.
+  fn naive_index(mut i: isize, n: usize, mode: BorderMode) -> usize {
+    let n = n as isize;
+    if mode == BorderMode::Nearest {
+      return i.max(0).min(n - 1) as usize;
+    }
+    if mode == BorderMode::Mirror && n == 1 {
+      return 0;
+    }
+    loop {
+      if i < 0 {
+        i = match mode {
+          BorderMode::Reflect => -i - 1, // -1 -> 0, -2 -> 1
+          _ => -i,                       // -1 -> 1
+        };
+      } else if i >= n {
+        i = match mode {
+          BorderMode::Reflect => 2 * n - 1 - i, // n -> n-1
+          _ => 2 * n - 2 - i,                   // n -> n-2
+        };
+      } else {
+        return i as usize;
+      }
+    }
+  }
+
+  /// Direct 2-D Gaussian: out[y][x] = Σ_{dy,dx} k[dy] k[dx] src[map(y+dy)][map(x+dx)] in f64.
+  fn naive_gaussian(src: &[f64], h: usize, w: usize, sigma: f64, mode: BorderMode) -> Vec<f64> {
+    let k = kernel1d(sigma, 0, 4.0);
+    let r = (k.len() / 2) as isize;
+    let mut out = vec![0.0; h * w];
+    for y in 0..h {
+      for x in 0..w {
+        let mut s = 0.0;
+        for dy in -r..=r {
+          for dx in -r..=r {
+            let yy = naive_index(y as isize + dy, h, mode);
+            let xx = naive_index(x as isize + dx, w, mode);
+            s += k[(dy + r) as usize] * k[(dx + r) as usize] * src[yy * w + xx];
+          }
+        }
+        out[y * w + x] = s;
+      }
+    }
+    out
+  }
+
+  fn xorshift(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+  }
+
+  fn noise(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed;
+    (0..n).map(|_| (xorshift(&mut s) % 10_000) as f64 / 10_000.0).collect()
+  }
+
+  #[test]
+  fn border_index_matches_naive_reflection() {
+    for n in 1..6 {
+      for i in -40..40 {
+        for mode in [BorderMode::Reflect, BorderMode::Mirror, BorderMode::Nearest] {
+          assert_eq!(border_index(i, n, mode), naive_index(i, n, mode), "i {i} n {n} {mode:?}");
+        }
+      }
+    }
+  }
+
+  #[test]
+  fn kernel1d_matches_scipy() {
+    // scipy.ndimage._filters._gaussian_kernel1d(1.0, 0, 4)
+    let k0 = [
+      0.00013383062461474175,
+      0.0044318616200312655,
+      0.05399112742070441,
+      0.24197144565660073,
+      0.39894346935609776,
+      0.24197144565660073,
+      0.05399112742070441,
+      0.0044318616200312655,
+      0.00013383062461474175,
+    ];
+    // scipy.ndimage._filters._gaussian_kernel1d(1.0, 2, 4)
+    let k2 = [
+      0.0020074593692211264,
+      0.035454892960250124,
+      0.16197338226211322,
+      0.0,
+      -0.39894346935609776,
+      0.0,
+      0.16197338226211322,
+      0.035454892960250124,
+      0.0020074593692211264,
+    ];
+    // scipy.ndimage._filters._gaussian_kernel1d(0.7, 0, 3)  (radius int(4 * 0.7 + 0.5))
+    let k07 = [
+      5.852462343990869e-05,
+      0.009618930814198498,
+      0.20539965263338855,
+      0.5698457838579462,
+      0.20539965263338855,
+      0.009618930814198498,
+      5.852462343990869e-05,
+    ];
+    // scipy.ndimage._filters._gaussian_kernel1d(2.5, 2, 10), first 11 taps (symmetric)
+    let k25 = [
+      0.00012848004971898158,
+      0.00046838527039753377,
+      0.0014098876815556427,
+      0.0034651498855762224,
+      0.00682243076381592,
+      0.010366510289203074,
+      0.01107459756864259,
+      0.005468408399178336,
+      -0.006674650941831712,
+      -0.01979867012315623,
+      -0.025532908692354434,
+    ];
+    let close = |got: Vec<f64>, want: &[f64], n: usize| {
+      assert_eq!(got.len(), n);
+      for (a, b) in got.iter().zip(want) {
+        // 1-ulp differences come from numpy's vectorised exp vs libm's
+        assert!((a - b).abs() <= 4.0 * f64::EPSILON * b.abs().max(1e-3), "{a} vs {b}");
+      }
+    };
+    close(kernel1d(1.0, 0, 4.0), &k0, 9);
+    close(kernel1d(1.0, 2, 4.0), &k2, 9);
+    close(kernel1d(0.7, 0, 4.0), &k07, 7);
+    close(kernel1d(2.5, 2, 4.0), &k25, 21);
+  }
+  #[test]
+  fn kernel1d_invariants() {
+    for &sigma in &[0.3, 0.5, 1.0, 1.7, 2.0, 3.3, 10.0, 25.0] {
+      let k = kernel1d(sigma, 0, 4.0);
+      assert_eq!(k.len(), 2 * ((4.0 * sigma + 0.5) as usize) + 1);
+      assert!((k.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+      let k2 = kernel1d(sigma, 2, 4.0);
+      for i in 0..k.len() {
+        assert_eq!(k[i], k[k.len() - 1 - i]);
+        assert_eq!(k2[i], k2[k.len() - 1 - i]);
+        let x = i as f64 - (k.len() / 2) as f64;
+        let expect = (x * x / sigma.powi(4) - 1.0 / (sigma * sigma)) * k[i];
+        assert!((k2[i] - expect).abs() < 1e-15, "sigma {sigma} i {i}");
+      }
+    }
+    assert_eq!(kernel1d(f64::NAN, 0, 4.0), vec![1.0]);
+    assert_eq!(kernel1d(0.0, 2, 4.0), vec![0.0]);
+  }
+
+  #[test]
+  fn gaussian_plane_matches_naive_all_modes() {
+    for &(h, w) in &[(1, 1), (1, 7), (5, 1), (3, 4), (13, 70), (40, 131)] {
+      let src = noise(h * w, (h * 31 + w) as u64);
+      let src32: Vec<f32> = src.iter().map(|&v| v as f32).collect();
+      for &sigma in &[0.6, 1.0, 2.5, 6.0] {
+        for mode in [BorderMode::Reflect, BorderMode::Mirror, BorderMode::Nearest] {
+          let expect = naive_gaussian(&src, h, w, sigma, mode);
+          let mut out = vec![0f32; h * w];
+          gaussian_plane_f32(&src32, h, w, sigma, mode, &mut out);
+          for (i, (&o, &e)) in out.iter().zip(&expect).enumerate() {
+            assert!((o as f64 - e).abs() < 2e-6, "{h}x{w} sigma {sigma} {mode:?} at {i}: {o} vs {e}");
+          }
+        }
+      }
+    }
+  }
+
+  #[test]
+  fn correlate_axes_match_naive() {
+    let (h, w) = (9, 75);
+    let src = noise(h * w, 5);
+    let src32: Vec<f32> = src.iter().map(|&v| v as f32).collect();
+    let taps = [0.5f32, -1.0, 2.0, 0.25, 0.125];
+    for mode in [BorderMode::Reflect, BorderMode::Mirror, BorderMode::Nearest] {
+      let mut o0 = vec![0f32; h * w];
+      let mut o1 = vec![0f32; h * w];
+      correlate_axis0_f32(&src32, h, w, &taps, mode, &mut o0).unwrap();
+      correlate_axis1_f32(&src32, h, w, &taps, mode, &mut o1).unwrap();
+      for y in 0..h {
+        for x in 0..w {
+          let (mut e0, mut e1) = (0.0, 0.0);
+          for k in 0..5 {
+            let d = k as isize - 2;
+            e0 += taps[k] as f64 * src[naive_index(y as isize + d, h, mode) * w + x];
+            e1 += taps[k] as f64 * src[y * w + naive_index(x as isize + d, w, mode)];
+          }
+          assert!((o0[y * w + x] as f64 - e0).abs() < 1e-5);
+          assert!((o1[y * w + x] as f64 - e1).abs() < 1e-5);
+        }
+      }
+    }
+    let mut o = vec![0f32; h * w];
+    assert!(correlate_axis0_f32(&src32, h, w, &[1.0, 2.0], BorderMode::Reflect, &mut o).is_err());
+    assert!(correlate_axis1_f32(&src32, h, w + 1, &taps, BorderMode::Reflect, &mut o).is_err());
+  }
+
+  /// scipy's integer path written plainly: axis-0 pass in f64, cast to T (C truncation), axis-1
+  /// pass in f64, cast to T.
+  fn naive_scipy_int(src: &[f64], h: usize, w: usize, sigma: f64, cast: impl Fn(f64) -> f64) -> Vec<f64> {
+    let k = kernel1d(sigma, 0, 4.0);
+    let r = (k.len() / 2) as isize;
+    let mut mid = vec![0.0; h * w];
+    for y in 0..h {
+      for x in 0..w {
+        let mut s = 0.0;
+        for d in -r..=r {
+          s += k[(d + r) as usize] * src[naive_index(y as isize + d, h, BorderMode::Reflect) * w + x];
+        }
+        mid[y * w + x] = cast(s);
+      }
+    }
+    let mut out = vec![0.0; h * w];
+    for y in 0..h {
+      for x in 0..w {
+        let mut s = 0.0;
+        for d in -r..=r {
+          s += k[(d + r) as usize] * mid[y * w + naive_index(x as isize + d, w, BorderMode::Reflect)];
+        }
+        out[y * w + x] = cast(s);
+      }
+    }
+    out
+  }
+
+  #[test]
+  fn integer_gaussian_emulates_scipy_truncation() {
+    let dims = Dims::new(3, 17, 90);
+    let mut s = 99u64;
+    let src: Vec<u16> = (0..dims.len()).map(|_| (xorshift(&mut s) % 60_000) as u16).collect();
+    let mut out = vec![0u16; dims.len()];
+    gaussian(&src, dims, 1.5, &mut out).unwrap();
+    let mut mismatches = 0;
+    for z in 0..dims.z {
+      let p = dims.plane();
+      let sl: Vec<f64> = src[z * p..(z + 1) * p].iter().map(|&v| v as f64).collect();
+      let expect = naive_scipy_int(&sl, dims.h, dims.w, 1.5, |v| v.trunc().clamp(0.0, 65535.0));
+      for (o, e) in out[z * p..(z + 1) * p].iter().zip(&expect) {
+        let d = (*o as f64 - e).abs();
+        assert!(d <= 1.0, "{o} vs {e}");
+        mismatches += (d != 0.0) as usize;
+      }
+    }
+    // Only float rounding across an integer boundary may differ (f32 accumulation): rare.
+    assert!(mismatches * 100 < dims.len(), "{mismatches} of {}", dims.len());
+
+    // Signed values truncate toward zero (not floor).
+    let dims = Dims::new(1, 6, 70);
+    let src: Vec<i16> = (0..dims.len()).map(|_| (xorshift(&mut s) % 2000) as i16 - 1000).collect();
+    let mut out = vec![0i16; dims.len()];
+    gaussian(&src, dims, 0.8, &mut out).unwrap();
+    let sl: Vec<f64> = src.iter().map(|&v| v as f64).collect();
+    let expect = naive_scipy_int(&sl, dims.h, dims.w, 0.8, |v| v.trunc());
+    let bad = out.iter().zip(&expect).filter(|(o, e)| **o as f64 != **e).count();
+    assert!(bad * 50 < dims.len(), "{bad}");
+
+    // A constant image stays constant (scipy gives the same value back).
+    let dims = Dims::new(2, 20, 100);
+    for v in [0u16, 7, 1000, 12345, 65535] {
+      let src = vec![v; dims.len()];
+      let mut out = vec![1u16; dims.len()];
+      gaussian(&src, dims, 2.0, &mut out).unwrap();
+      assert!(out.iter().all(|&o| o == v), "{v}");
+    }
+  }
+
+  #[test]
+  fn float_gaussian_and_errors() {
+    let dims = Dims::new(2, 11, 66);
+    let src = noise(dims.len(), 3);
+    let mut out = vec![0f64; dims.len()];
+    gaussian(&src, dims, 1.2, &mut out).unwrap();
+    for z in 0..2 {
+      let p = dims.plane();
+      let expect = naive_gaussian(&src[z * p..(z + 1) * p], dims.h, dims.w, 1.2, BorderMode::Reflect);
+      for (o, e) in out[z * p..(z + 1) * p].iter().zip(&expect) {
+        assert!((o - e).abs() < 1e-12);
+      }
+    }
+    gaussian(&src, dims, 0.0, &mut out).unwrap();
+    assert_eq!(out, src);
+    for bad in [-1.0, f64::NAN, f64::INFINITY, 1e9] {
+      let e = gaussian(&src, dims, bad, &mut out).unwrap_err();
+      assert_eq!(e.code, stackbridge_core::ErrorCode::InvalidArgument);
+    }
+    assert!(gaussian(&src[1..], dims, 1.0, &mut out).is_err());
+    let empty: Vec<u8> = vec![];
+    gaussian(&empty, Dims::new(0, 5, 5), 1.0, &mut []).unwrap();
+  }
+
+  #[test]
+  fn laplace_matches_naive() {
+    let (h, w) = (23, 77);
+    let src = noise(h * w, 11);
+    let src32: Vec<f32> = src.iter().map(|&v| v as f32).collect();
+    for &sigma in &[1.0, 2.0, 4.5] {
+      let g = kernel1d(sigma, 0, 4.0);
+      let d = kernel1d(sigma, 2, 4.0);
+      let r = (g.len() / 2) as isize;
+      let mut out = vec![0f32; h * w];
+      gaussian_laplace_plane_f32(&src32, h, w, sigma, &mut out);
+      for y in 0..h {
+        for x in 0..w {
+          let mut e = 0.0;
+          for dy in -r..=r {
+            for dx in -r..=r {
+              let v = src[naive_index(y as isize + dy, h, BorderMode::Reflect) * w + naive_index(x as isize + dx, w, BorderMode::Reflect)];
+              let (iy, ix) = ((dy + r) as usize, (dx + r) as usize);
+              e += (d[iy] * g[ix] + g[iy] * d[ix]) * v;
+            }
+          }
+          assert!((out[y * w + x] as f64 - e).abs() < 2e-6, "sigma {sigma} ({y},{x}) {} vs {e}", out[y * w + x]);
+        }
+      }
+    }
+  }
+}

@@ -1,1 +1,376 @@
-//! (in progress)
+//! Exact percentiles with numpy's default `linear` method (`numpy.percentile(data, q)`), in O(N).
+//!
+//! Small integer dtypes (u8, u16, i16) go through a value histogram: one parallel counting pass, then a
+//! walk over at most 65 536 bins finds the order statistics. Other dtypes (i32, f32, f64) select the order
+//! statistics on one copy of the data (`select_nth_unstable`), shared by all requested `q`.
+//!
+//! The interpolation is numpy's `_quantile` / `_lerp` written out: virtual index `(n - 1) * (q / 100)`,
+//! `previous = floor(index)`, `gamma = index - previous`, and for an index at or past the last element
+//! numpy's `-1` indices (both neighbours are the maximum, `gamma = index + 1`), so infinities give the
+//! same NaNs numpy gives. Order statistics are converted to f64 before interpolating.
+
+use rayon::prelude::*;
+use stackbridge_core::{DType, Element, SbError, SbResult};
+use std::cmp::Ordering;
+
+/// Where one percentile lies between two order statistics (0-based ranks into the sorted data).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VirtualIndex {
+  pub prev: usize,
+  pub next: usize,
+  pub gamma: f64,
+}
+
+/// numpy's `linear` virtual index for `n >= 1` elements and `q` in `[0, 100]` (`_get_indexes` + `_get_gamma`).
+pub fn virtual_index(n: usize, q: f64) -> VirtualIndex {
+  debug_assert!(n >= 1);
+  let last = n - 1;
+  // np.percentile divides q by 100 first; 'linear' then multiplies by (n - 1).
+  let vi = (last as f64) * (q / 100.0);
+  if vi >= last as f64 {
+    // numpy sets both indices to -1 (the maximum) and leaves gamma = vi - (-1).
+    VirtualIndex { prev: last, next: last, gamma: vi + 1.0 }
+  } else {
+    let prev = vi.floor();
+    VirtualIndex { prev: prev as usize, next: prev as usize + 1, gamma: vi - prev }
+  }
+}
+
+/// numpy's `_lerp(a, b, t)`: `a + (b - a) * t`, replaced by `b - (b - a) * (1 - t)` where `t >= 0.5`.
+#[inline]
+pub fn lerp(a: f64, b: f64, t: f64) -> f64 {
+  let diff = b - a;
+  if t >= 0.5 {
+    b - diff * (1.0 - t)
+  } else {
+    a + diff * t
+  }
+}
+
+/// `InvalidArgumentError` unless every `q` is a number in `[0, 100]`.
+pub fn check_percentiles(qs: &[f64]) -> SbResult<()> {
+  for &q in qs {
+    if !(0.0..=100.0).contains(&q) {
+      return Err(SbError::invalid(format!("percentile must be a number in [0, 100], got {q}")).with("q", q));
+    }
+  }
+  Ok(())
+}
+
+/// `numpy.percentile(data, q)` (method `'linear'`, over all elements) for each `q` in `qs`.
+///
+/// u8 / u16 / i16 use a parallel value histogram, i32 / f32 / f64 selection on one copy; both are exact.
+/// Float data containing NaN gives NaN for every `q`, as numpy. Errors: empty `data`, or a `q` outside
+/// `[0, 100]` or NaN → `InvalidArgumentError`.
+pub fn percentiles<T: Element>(data: &[T], qs: &[f64]) -> SbResult<Vec<f64>> {
+  if data.is_empty() {
+    return Err(SbError::invalid("percentile of an empty array is undefined"));
+  }
+  check_percentiles(qs)?;
+  if qs.is_empty() {
+    return Ok(Vec::new());
+  }
+  match ValueHistogram::of(data) {
+    Some(h) => Ok(h.percentiles_unchecked(qs)),
+    None => Ok(select_percentiles(data, qs)),
+  }
+}
+
+/// Percentiles by selection (the path for i32 / f32 / f64; usable for any dtype). `qs` must be valid and
+/// `data` non-empty. Public so tests and callers can cross-check the histogram path.
+pub fn select_percentiles<T: Element>(data: &[T], qs: &[f64]) -> Vec<f64> {
+  let n = data.len();
+  #[allow(clippy::eq_op)] // x != x is the NaN test that also compiles for integer T
+  let has_nan = T::DTYPE.is_float() && data.par_iter().any(|x| x != x);
+  if has_nan {
+    return vec![f64::NAN; qs.len()];
+  }
+  let vis: Vec<VirtualIndex> = qs.iter().map(|&q| virtual_index(n, q)).collect();
+  let mut ranks: Vec<usize> = vis.iter().flat_map(|v| [v.prev, v.next]).collect();
+  ranks.sort_unstable();
+  ranks.dedup();
+
+  let mut work = data.to_vec();
+  let cmp = |a: &T, b: &T| a.partial_cmp(b).unwrap_or(Ordering::Equal); // no NaN left
+  let mut values = Vec::with_capacity(ranks.len());
+  let mut start = 0;
+  for &r in &ranks {
+    // Everything before `start` is <= every element from `start` on (previous selections).
+    let (_, v, _) = work[start..].select_nth_unstable_by(r - start, cmp);
+    values.push(v.to_f64());
+    start = r + 1;
+  }
+  let at = |r: usize| values[ranks.binary_search(&r).unwrap_or(0)];
+  vis.iter().map(|v| lerp(at(v.prev), at(v.next), v.gamma)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value histograms for the small integer dtypes.
+
+/// log2 of the number of distinct values of a dtype that gets a value histogram / lookup table.
+pub fn lut_bits(dtype: DType) -> Option<u32> {
+  match dtype {
+    DType::U8 => Some(8),
+    DType::U16 | DType::I16 => Some(16),
+    _ => None,
+  }
+}
+
+/// The table index of `x` for a dtype with [`lut_bits`]: `x - T::MIN` (0 for other dtypes).
+/// The mask keeps the index provably inside a `1 << bits` table, so the hot loops have no bounds checks.
+#[inline(always)]
+pub fn lut_index<T: Element>(x: T) -> usize {
+  match T::DTYPE {
+    DType::U8 => (x.to_i64() as usize) & 0xFF,
+    DType::U16 => (x.to_i64() as usize) & 0xFFFF,
+    DType::I16 => ((x.to_i64() + 32768) as usize) & 0xFFFF,
+    _ => 0,
+  }
+}
+
+/// The value whose [`lut_index`] is `i`, as f64.
+#[inline]
+pub fn lut_value(dtype: DType, i: usize) -> f64 {
+  match dtype {
+    DType::I16 => i as f64 - 32768.0,
+    _ => i as f64,
+  }
+}
+
+/// How often each value of a u8 / u16 / i16 array occurs: `counts[lut_index(x)]`.
+#[derive(Clone, Debug)]
+pub struct ValueHistogram {
+  pub dtype: DType,
+  pub counts: Vec<u64>,
+  pub total: u64,
+}
+
+/// Elements per counting step (and the size below which counting is sequential).
+const COUNT_CHUNK: usize = 1 << 16;
+
+/// Interleaved sub-histograms per worker: consecutive elements go to different counters, so runs of
+/// one value do not serialise on store-to-load forwarding; more of them costs cache footprint.
+const SUB: usize = 2;
+
+impl ValueHistogram {
+  /// Counts `data` in parallel; `None` for dtypes without a value histogram (i32, f32, f64).
+  pub fn of<T: Element>(data: &[T]) -> Option<ValueHistogram> {
+    let counts = match lut_bits(T::DTYPE)? {
+      8 => count_values::<T, 256>(data),
+      _ => count_values::<T, 65536>(data),
+    };
+    Some(ValueHistogram { dtype: T::DTYPE, counts, total: data.len() as u64 })
+  }
+
+  /// The `k`-th smallest element (0-based) for each `k` of the ascending `ranks`, by one prefix walk.
+  pub fn order_stats(&self, ranks: &[u64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(ranks.len());
+    let mut cum = 0u64;
+    let mut bin = 0usize;
+    for &k in ranks {
+      debug_assert!(k < self.total);
+      // Advance to the first bin whose cumulative count exceeds k.
+      while bin < self.counts.len() && cum + self.counts[bin] <= k {
+        cum += self.counts[bin];
+        bin += 1;
+      }
+      out.push(lut_value(self.dtype, bin.min(self.counts.len() - 1)));
+    }
+    out
+  }
+
+  /// [`percentiles`] from the histogram (`qs` must already be valid, the histogram non-empty).
+  pub fn percentiles_unchecked(&self, qs: &[f64]) -> Vec<f64> {
+    let n = self.total as usize;
+    let vis: Vec<VirtualIndex> = qs.iter().map(|&q| virtual_index(n, q)).collect();
+    let mut ranks: Vec<u64> = vis.iter().flat_map(|v| [v.prev as u64, v.next as u64]).collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    let values = self.order_stats(&ranks);
+    let at = |r: usize| values[ranks.binary_search(&(r as u64)).unwrap_or(0)];
+    vis.iter().map(|v| lerp(at(v.prev), at(v.next), v.gamma)).collect()
+  }
+}
+
+/// One worker's counts: [`SUB`] interleaved u32 sub-histograms, flushed into u64 totals before any
+/// u32 could overflow.
+struct Counter<const N: usize> {
+  sub: Box<[[u32; SUB]; N]>,
+  wide: Option<Vec<u64>>,
+  pending: usize,
+}
+
+impl<const N: usize> Counter<N> {
+  fn new() -> Self {
+    let sub: Box<[[u32; SUB]; N]> = vec![[0u32; SUB]; N].into_boxed_slice().try_into().expect("length N");
+    Counter { sub, wide: None, pending: 0 }
+  }
+
+  fn flush(&mut self) {
+    let wide = self.wide.get_or_insert_with(|| vec![0u64; N]);
+    for (w, s) in wide.iter_mut().zip(self.sub.iter_mut()) {
+      *w += s.iter().map(|&c| c as u64).sum::<u64>();
+      *s = [0; SUB];
+    }
+    self.pending = 0;
+  }
+
+  fn add<T: Element>(&mut self, data: &[T]) {
+    for chunk in data.chunks(COUNT_CHUNK) {
+      if self.pending + chunk.len() > u32::MAX as usize {
+        self.flush();
+      }
+      self.pending += chunk.len();
+      let sub = &mut *self.sub;
+      let mut groups = chunk.chunks_exact(SUB);
+      for g in &mut groups {
+        for (k, &x) in g.iter().enumerate() {
+          // lut_index is masked to N - 1 (N is the table size), so this indexing is check-free.
+          sub[lut_index(x) & (N - 1)][k] += 1;
+        }
+      }
+      for &x in groups.remainder() {
+        sub[lut_index(x) & (N - 1)][0] += 1;
+      }
+    }
+  }
+
+  fn into_counts(mut self) -> Vec<u64> {
+    self.flush();
+    self.wide.take().unwrap_or_else(|| vec![0u64; N])
+  }
+}
+
+fn count_values<T: Element, const N: usize>(data: &[T]) -> Vec<u64> {
+  let threads = rayon::current_num_threads();
+  if data.len() <= 4 * COUNT_CHUNK || threads == 1 {
+    let mut c = Counter::<N>::new();
+    c.add(data);
+    return c.into_counts();
+  }
+  // At most two work items per thread: each one zeroes, flushes and merges a whole table, so more
+  // items cost more than they balance.
+  let part = data.len().div_ceil(2 * threads).max(COUNT_CHUNK);
+  data
+    .par_chunks(part)
+    .map(|p| {
+      let mut c = Counter::<N>::new();
+      c.add(p);
+      c.into_counts()
+    })
+    .reduce_with(|mut a, b| {
+      a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+      a
+    })
+    .unwrap_or_else(|| vec![0u64; N])
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use stackbridge_core::ErrorCode;
+
+  /// Plain reference: sort a copy, then numpy's formula.
+  fn sorted_reference(data: &[f64], q: f64) -> f64 {
+    let mut s = data.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let v = virtual_index(s.len(), q);
+    lerp(s[v.prev], s[v.next], v.gamma)
+  }
+
+  fn xorshift(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+  }
+
+  #[test]
+  fn numpy_hand_cases() {
+    // np.percentile([1, 2, 3, 4], 25) == 1.75; 50 -> 2.5; 0 / 100 -> min / max.
+    let d = [1u16, 2, 3, 4];
+    assert_eq!(percentiles(&d, &[25.0, 50.0, 0.0, 100.0]).unwrap(), vec![1.75, 2.5, 1.0, 4.0]);
+    let f = [4.0f32, 1.0, 3.0, 2.0];
+    assert_eq!(percentiles(&f, &[25.0, 50.0, 0.0, 100.0]).unwrap(), vec![1.75, 2.5, 1.0, 4.0]);
+    // n == 1: every percentile is the element.
+    assert_eq!(percentiles(&[7i32], &[0.0, 33.0, 100.0]).unwrap(), vec![7.0, 7.0, 7.0]);
+    assert_eq!(percentiles(&[-7i16], &[0.0, 33.0, 100.0]).unwrap(), vec![-7.0, -7.0, -7.0]);
+    // np.percentile([10, 20, 30], 90) == 28.0 (gamma 0.8 >= 0.5: b - (b - a) * 0.2)
+    assert_eq!(percentiles(&[30u8, 10, 20], &[90.0]).unwrap(), vec![28.0]);
+    // np.percentile(np.arange(11), 1) == 0.1 and 99 -> 9.9 (numpy prints 0.1 and 9.9 exactly)
+    let a: Vec<f64> = (0..11).map(|v| v as f64).collect();
+    assert_eq!(percentiles(&a, &[1.0, 99.0]).unwrap(), vec![0.1, 9.9]);
+  }
+
+  #[test]
+  fn nan_and_inf_follow_numpy() {
+    // np.percentile([1., nan, 3.], 10) -> nan
+    let r = percentiles(&[1.0f64, f64::NAN, 3.0], &[10.0, 100.0]).unwrap();
+    assert!(r.iter().all(|v| v.is_nan()));
+    // np.percentile([1., inf], 0 / 50 / 100) -> nan, nan, nan (numpy's _lerp on inf)
+    let r = percentiles(&[1.0f32, f32::INFINITY], &[0.0, 50.0, 100.0]).unwrap();
+    assert!(r.iter().all(|v| v.is_nan()), "{r:?}");
+  }
+
+  #[test]
+  fn errors() {
+    let e = percentiles::<u16>(&[], &[50.0]).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArgument);
+    for q in [-0.5, 100.5, f64::NAN, f64::INFINITY] {
+      assert_eq!(percentiles(&[1u16, 2], &[q]).unwrap_err().code, ErrorCode::InvalidArgument);
+      assert_eq!(percentiles(&[1.0f32, 2.0], &[q]).unwrap_err().code, ErrorCode::InvalidArgument);
+    }
+    assert_eq!(percentiles(&[1u8], &[]).unwrap(), Vec::<f64>::new());
+  }
+
+  #[test]
+  fn histogram_and_selection_paths_agree() {
+    let mut seed = 0x9E3779B97F4A7C15u64;
+    let qs = [0.0, 0.5, 1.0, 12.345, 25.0, 50.0, 75.0, 99.0, 99.99, 100.0];
+    // Bigger than the sequential threshold so the parallel fold is exercised too.
+    for &n in &[1usize, 2, 3, 17, 1000, 300_001] {
+      let u: Vec<u16> = (0..n).map(|_| (xorshift(&mut seed) % 5000) as u16 + 100).collect();
+      let hist = percentiles(&u, &qs).unwrap();
+      assert_eq!(hist, select_percentiles(&u, &qs), "u16 n={n}");
+      let as_i32: Vec<i32> = u.iter().map(|&v| v as i32).collect();
+      let as_f32: Vec<f32> = u.iter().map(|&v| v as f32).collect();
+      assert_eq!(hist, percentiles(&as_i32, &qs).unwrap(), "i32 n={n}");
+      assert_eq!(hist, percentiles(&as_f32, &qs).unwrap(), "f32 n={n}");
+      let as_i16: Vec<i16> = u.iter().map(|&v| v as i16 - 2600).collect();
+      let shifted: Vec<f64> = hist.iter().map(|v| v - 2600.0).collect();
+      let got = percentiles(&as_i16, &qs).unwrap();
+      for (g, s) in got.iter().zip(&shifted) {
+        assert!((g - s).abs() <= 1e-9 * s.abs().max(1.0), "i16 n={n}: {g} vs {s}");
+      }
+      assert_eq!(got, select_percentiles(&as_i16, &qs), "i16 paths n={n}");
+      let as_u8: Vec<u8> = u.iter().map(|&v| (v % 256) as u8).collect();
+      assert_eq!(percentiles(&as_u8, &qs).unwrap(), select_percentiles(&as_u8, &qs), "u8 n={n}");
+    }
+  }
+
+  #[test]
+  fn brute_force_sorted_reference() {
+    let mut seed = 12345u64;
+    for &n in &[1usize, 2, 5, 64, 999, 20_000] {
+      let f: Vec<f64> = (0..n).map(|_| (xorshift(&mut seed) % 1_000_000) as f64 / 7.0 - 5e4).collect();
+      let i: Vec<i32> = (0..n).map(|_| xorshift(&mut seed) as i32).collect();
+      let s: Vec<i16> = (0..n).map(|_| xorshift(&mut seed) as i16).collect();
+      for q in [0.0, 0.1, 1.0, 33.3, 50.0, 66.6, 99.0, 99.9, 100.0] {
+        assert_eq!(percentiles(&f, &[q]).unwrap()[0], sorted_reference(&f, q));
+        let fi: Vec<f64> = i.iter().map(|&v| v as f64).collect();
+        assert_eq!(percentiles(&i, &[q]).unwrap()[0], sorted_reference(&fi, q));
+        let fs: Vec<f64> = s.iter().map(|&v| v as f64).collect();
+        assert_eq!(percentiles(&s, &[q]).unwrap()[0], sorted_reference(&fs, q));
+      }
+    }
+  }
+
+  #[test]
+  fn virtual_index_matches_numpy() {
+    // n = 4, q = 25: index 0.75 -> (0, 1, 0.75)
+    assert_eq!(virtual_index(4, 25.0), VirtualIndex { prev: 0, next: 1, gamma: 0.75 });
+    // q = 100 -> numpy's -1 indices, gamma = index + 1
+    assert_eq!(virtual_index(4, 100.0), VirtualIndex { prev: 3, next: 3, gamma: 4.0 });
+    assert_eq!(virtual_index(1, 50.0), VirtualIndex { prev: 0, next: 0, gamma: 1.0 });
+  }
+}
