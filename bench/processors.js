@@ -63,7 +63,7 @@ function resolvePython(log) {
     return process.env.STACKBRIDGE_BENCH_PYTHON;
   }
   const venvPy = join(VENV, 'bin', 'python');
-  const where = relative(ROOT, VENV) || VENV;
+  const where = VENV.startsWith(ROOT) ? relative(ROOT, VENV) : VENV;
   if (existsSync(venvPy) && existsSync(join(VENV, VENV_OK))) {
     log.push(`python: ${where}/bin/python`);
     return venvPy;
@@ -73,7 +73,8 @@ function resolvePython(log) {
     log.push(`python: python3 not runnable (${lastLine(sys)}): every Python peer is skipped`);
     return null;
   }
-  if (!existsSync(venvPy)) {
+  const fresh = !existsSync(venvPy);
+  if (fresh) {
     console.log(`\ncreating ${where} (python3 -m venv) for the Python peers …`);
     const mk = run('python3', ['-m', 'venv', VENV], { timeout: 120_000 });
     if (mk.error || mk.status !== 0) {
@@ -88,6 +89,11 @@ function resolvePython(log) {
     { timeout: PIP_TIMEOUT_S * 1000, stdio: ['ignore', 'inherit', 'pipe'] });
   const took = ((performance.now() - t0) / 1e3).toFixed(0);
   if (pip.error || pip.status !== 0) {
+    if (!fresh) {
+      // Someone else's venv: keep it and use what it has (peers.py names the missing modules).
+      log.push(`venv: pip install into the existing ${where} failed after ${took} s (${lastLine(pip)}); using it as is`);
+      return venvPy;
+    }
     // Leave no half-made venv behind: the next run tries again from scratch.
     rmSync(VENV, { recursive: true, force: true });
     log.push(`venv: pip install failed after ${took} s (${lastLine(pip)}); removed ${where}, using python3 as is`);
@@ -437,7 +443,7 @@ export async function benchProcessors() {
       ]);
 
     // ----- summary -----
-    const verdict = (conds) => (conds.some((c) => c == null) ? 'n/a' : conds.every(Boolean) ? 'PASS' : 'MISS');
+    const verdict = (conds) => (conds.some((c) => c === false) ? 'MISS' : conds.some((c) => c == null) ? 'n/a (skipped)' : 'PASS');
     const r = (id, mine_) => (peerMs(id) != null && mine_ != null ? peerMs(id) / mine_ : null);
     const x = (v) => (v == null ? '—' : `${fmt(v)}×`);
     const rows = [];

@@ -20,7 +20,7 @@ fn stack(dims: Dims) -> Vec<u16> {
       let x = (i % dims.w) as u64;
       let base = 300 + (x * 3000 / dims.w as u64);
       let noise = s % 512;
-      let spot = if s % 997 == 0 { 20_000 } else { 0 };
+      let spot = if s.is_multiple_of(997) { 20_000 } else { 0 };
       (base + noise + spot) as u16
     })
     .collect()

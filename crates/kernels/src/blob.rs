@@ -11,7 +11,7 @@
 //! `img_as_float` gives for integer inputs), so results agree except where two cube values tie or
 //! sit within f32 rounding of each other or of the threshold.
 
-use crate::gaussian::{gaussian_plane_f32, kernel_radius, log_plane_scaled_f32, BorderMode};
+use crate::gaussian::{gaussian_plane_fast_f32, kernel_radius, log_plane_scaled_f32, BorderMode};
 use rayon::prelude::*;
 use stackbridge_core::{SbError, SbResult};
 
@@ -142,10 +142,10 @@ pub fn blob_dog(img: &[f32], h: usize, w: usize, p: &BlobDogParams) -> SbResult<
   let sf = (1.0 / (p.sigma_ratio - 1.0)) as f32;
   let mut prev = vec![0f32; img.len()];
   let mut cur = vec![0f32; img.len()];
-  gaussian_plane_f32(img, h, w, sigmas[0], BorderMode::Reflect, &mut prev);
+  gaussian_plane_fast_f32(img, h, w, sigmas[0], BorderMode::Reflect, &mut prev);
   // fill(i) is called for i = 0, 1, … in order, so `prev` always holds G(σᵢ) on entry.
   let peaks = stream_peaks(h, w, k, p.threshold, |i, plane| {
-    gaussian_plane_f32(img, h, w, sigmas[i + 1], BorderMode::Reflect, &mut cur);
+    gaussian_plane_fast_f32(img, h, w, sigmas[i + 1], BorderMode::Reflect, &mut cur);
     plane.par_iter_mut().zip(prev.par_iter().zip(cur.par_iter())).for_each(|(d, (&a, &b))| *d = (a - b) * sf);
     std::mem::swap(&mut prev, &mut cur);
   });

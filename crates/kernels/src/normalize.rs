@@ -7,11 +7,11 @@
 //! else: out = ((np.clip(stack, pl, ph) - pl) * (target_max - target_min) / (ph - pl) + target_min).astype(np.uint16)
 //! ```
 //! evaluated in f64 in exactly that order and cast by truncation toward zero (saturating, NaN → 0).
-//! u8 / u16 / i16 inputs go through a lookup table over every possible input value: one parallel histogram
-//! pass (which also gives the percentiles) and one gather pass.
+//! u8 / u16 / i16 inputs go through a lookup table over every possible input value: one parallel counting
+//! pass for the percentiles (`percentile::bracketed_order_stats`, exact) and one gather pass.
 
 use crate::image::{check_range, Dims};
-use crate::percentile::{lut_bits, lut_index, lut_value, percentiles, ValueHistogram};
+use crate::percentile::{lut_bits, lut_index, lut_value, percentiles};
 use rayon::prelude::*;
 use stackbridge_core::{Element, SbError, SbResult};
 
@@ -130,10 +130,9 @@ fn gather<T: Element, const N: usize>(src: &[T], s: &Stretch, out: &mut [u16]) {
 /// Percentile-normalizes one block (the whole stack or one slice) that is known to be non-empty.
 fn normalize_block<T: Element>(src: &[T], p: &NormalizeParams, out: &mut [u16]) -> SbResult<()> {
   let qs = [p.low_percentile, p.high_percentile];
-  let (pcts, use_lut) = match ValueHistogram::of(src) {
-    Some(h) => (h.percentiles_unchecked(&qs), true),
-    None => (percentiles(src, &qs)?, false),
-  };
+  // u8 / u16 / i16: the bracketed counting pass (or the full histogram), then the table.
+  let use_lut = lut_bits(T::DTYPE).is_some();
+  let pcts = percentiles(src, &qs)?;
   let s = Stretch::new(pcts[0], pcts[1], p);
   if s.flat {
     out.par_chunks_mut(MAP_CHUNK).for_each(|o| o.fill(u16::from_f64(p.target_min)));

@@ -266,7 +266,7 @@ fn median_rows<T: Element>(c: &Column<T>, out: &mut [T]) {
 fn median_rows_network<T: Element>(c: &Column<T>, out: &mut [T]) {
   let z = c.z;
   let mid = z / 2;
-  let even = z % 2 == 0;
+  let even = z.is_multiple_of(2);
   let keep: Vec<usize> = if even { vec![mid - 1, mid] } else { vec![mid] };
   let net = pruned_network(z, &keep);
   // Strip width: keep Z rows of the strip within ~16 KiB of L1.
@@ -329,7 +329,7 @@ fn src_zero<T: Element>(c: &Column<T>) -> T {
 fn median_rows_select<T: Element>(c: &Column<T>, out: &mut [T]) {
   let z = c.z;
   let mid = z / 2;
-  let even = z % 2 == 0;
+  let even = z.is_multiple_of(2);
   let rows: Vec<&[T]> = (0..z).map(|zi| c.zrow(zi)).collect();
   let mut col = Vec::with_capacity(z);
   for (x, o) in out.iter_mut().enumerate() {
@@ -377,7 +377,7 @@ mod tests {
           ProjectionMethod::Median => {
             col.sort_by(|a, b| a.partial_cmp(b).unwrap());
             let k = col.len() / 2;
-            if col.len() % 2 == 0 {
+            if col.len().is_multiple_of(2) {
               (col[k - 1] + col[k]) / 2.0
             } else {
               col[k]

@@ -50,9 +50,6 @@ fn row_pass(g: &[u32], mask: &[bool], out: &mut [f32], s: &mut Vec<usize>, t: &m
     let (lo, hi) = if x0 == 0 && x1 == w { (0, w) } else { (x0.saturating_sub(len), (x1 + len).min(w)) };
     row_envelope(&g[lo..hi], x0 - lo, x1 - lo, &mut out[x0..x1], s, t);
     x = x1;
-    if x >= w {
-      break;
-    }
   }
 }
 
@@ -73,26 +70,43 @@ fn sqrt_f32(d2: u64) -> f32 {
   (d2 as f64).sqrt() as f32
 }
 
+/// Column strips of at least this many pixels are swept by one task.
+const STRIP: usize = 256;
+
 /// Phase 1: per column, the distance to the nearest false pixel in that column (`INF` if none).
-/// Two sweeps over whole rows, so the inner loops are contiguous and vectorise.
+/// Two sweeps over the rows of a strip of columns, so the inner loops are contiguous and
+/// vectorise; strips run in parallel.
 fn column_distances(mask: &[bool], h: usize, w: usize) -> Vec<u32> {
   let mut g = vec![0u32; h * w];
-  let (first, _) = g.split_at_mut(w);
-  for (d, &m) in first.iter_mut().zip(&mask[..w]) {
-    *d = if m { INF } else { 0 };
-  }
-  for y in 1..h {
-    let (prev, cur) = g[(y - 1) * w..(y + 1) * w].split_at_mut(w);
-    for ((d, &p), &m) in cur.iter_mut().zip(prev.iter()).zip(&mask[y * w..(y + 1) * w]) {
-      *d = if m { p.saturating_add(1) } else { 0 };
+  let strip = w.div_ceil(rayon::current_num_threads().max(1)).clamp(STRIP.min(w), w);
+  // Per strip, its piece of every row (disjoint &mut slices, so the strips can run in parallel).
+  let mut strips: Vec<Vec<&mut [u32]>> = (0..w.div_ceil(strip)).map(|_| Vec::with_capacity(h)).collect();
+  for row in g.chunks_mut(w) {
+    for (k, piece) in row.chunks_mut(strip).enumerate() {
+      strips[k].push(piece);
     }
   }
-  for y in (0..h.saturating_sub(1)).rev() {
-    let (cur, next) = g[y * w..(y + 2) * w].split_at_mut(w);
-    for (d, &n) in cur.iter_mut().zip(next.iter()) {
-      *d = (*d).min(n.saturating_add(1));
+  strips.into_par_iter().enumerate().for_each(|(k, mut rows)| {
+    let x0 = k * strip;
+    let m = |y: usize, len: usize| &mask[y * w + x0..y * w + x0 + len];
+    let len = rows[0].len();
+    for (d, &b) in rows[0].iter_mut().zip(m(0, len)) {
+      *d = if b { INF } else { 0 };
     }
-  }
+    for y in 1..h {
+      let (prev, cur) = rows.split_at_mut(y);
+      let prev = &prev[y - 1];
+      for ((d, &p), &b) in cur[0].iter_mut().zip(prev.iter()).zip(m(y, len)) {
+        *d = if b { p.saturating_add(1) } else { 0 };
+      }
+    }
+    for y in (0..h - 1).rev() {
+      let (cur, next) = rows.split_at_mut(y + 1);
+      for (d, &n) in cur[y].iter_mut().zip(next[0].iter()) {
+        *d = (*d).min(n.saturating_add(1));
+      }
+    }
+  });
   g
 }
 
