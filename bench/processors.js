@@ -5,6 +5,9 @@
 // stackbridge: warm-up once, then the median of 5 runs (3 when a run takes over 1 s). Python peers
 // (bench/peers.py): the best of 3 runs (5 under 0.2 s, 1 over 3 s). Nothing else runs meanwhile,
 // and no side is given a thread limit: both get the whole machine.
+// Python: `.bench-venv/` at the repo root, created (venv + pip) on first use when an index is reachable;
+// otherwise plain `python3`, and every peer it cannot import is named as skipped. Overrides:
+// STACKBRIDGE_BENCH_VENV (another venv directory), STACKBRIDGE_BENCH_PYTHON (an interpreter, used as is).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -43,6 +46,8 @@ const COUNT = {
 const F1_TOLERANCE = 3;
 
 const ms = (s) => s * 1e3;
+/** A path relative to the repo root when it lies inside it. */
+const show = (p) => (p.startsWith(ROOT) ? relative(ROOT, p) : p);
 const fmtMs = (x) => (x == null ? '—' : fmt(x, x < 10 ? 2 : 1));
 const ratio = (a, b) => (a == null || b == null ? '—' : `${fmt(a / b)}×`);
 
@@ -63,9 +68,9 @@ function resolvePython(log) {
     return process.env.STACKBRIDGE_BENCH_PYTHON;
   }
   const venvPy = join(VENV, 'bin', 'python');
-  const where = VENV.startsWith(ROOT) ? relative(ROOT, VENV) : VENV;
+  const where = show(VENV);
   if (existsSync(venvPy) && existsSync(join(VENV, VENV_OK))) {
-    log.push(`python: ${where}/bin/python`);
+    log.push(`python: ${show(venvPy)}`);
     return venvPy;
   }
   const sys = run('python3', ['--version']);
@@ -253,6 +258,12 @@ export async function benchProcessors() {
   const hw = height * width;
   const shape = [depth, height, width];
 
+  const [load1] = os.loadavg();
+  if (load1 > cores / 2) {
+    console.log(`\nwarning: load average ${load1.toFixed(1)} on ${cores} cores before the processor bench: other work is running, `
+      + 'and it slows the multi-threaded side (stackbridge, OpenCV) more than the single-threaded peers; ratios from this run are unreliable');
+  }
+
   // Data, identical for every side.
   let t = performance.now();
   const stackData = makeTexturedStack({ ...STACK, seed: 7 });
@@ -340,7 +351,7 @@ export async function benchProcessors() {
     ];
     let py = { results: {}, errors: {}, skipped: {}, versions: {}, threads: {} };
     if (python) {
-      console.log(`running the Python peers (${python === 'python3' ? 'python3' : relative(ROOT, python)}; ~1–2 min) …`);
+      console.log(`running the Python peers (${show(python)}; ~1 min) …`);
       const r = runPeers(python, { files, outDir: dir, jobs });
       if (r.failed) log.push(r.failed);
       else py = r;
@@ -478,6 +489,7 @@ export async function benchProcessors() {
     }
     const title = `processor targets (${cores} cores, ${os.cpus()[0]?.model.trim()}; ratios from this run)`;
     printMarkdown(title, ['target', 'requirement', 'measured', 'result'], rows);
+    if (load1 > cores / 2) console.log(`(load average ${load1.toFixed(1)} on ${cores} cores when the section started: see the warning above)`);
     console.log(`processor bench time ${((performance.now() - t0) / 1e3).toFixed(1)} s`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -24,7 +24,7 @@ pub fn processor_names() -> Vec<(String, bool)> {
   dispatch::PROCESSORS.iter().map(|(n, s)| (n.to_string(), *s)).collect()
 }
 
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct CountCellsOutput {
   /// The per-slice results, JSON.
   pub results: String,

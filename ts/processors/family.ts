@@ -54,6 +54,8 @@ export interface ProcessorFamily<T extends MemoryTypeName> {
   gaussian: P<T, GaussianOptions>;
 }
 
+const NATIVE_DTYPE = new Set(['stackPercentileNormalize', 'percentileNormalize']);
+
 const DECORATORS = { numpy, cupy, torch, tensorflow, jax, pyclesperanto } as const;
 
 /** A named function (decorators take the name from it). */
@@ -64,8 +66,10 @@ function named<F extends (...args: any[]) => unknown>(name: string, f: F): F {
 
 export function makeFamily<T extends MemoryTypeName>(type: T): ProcessorFamily<T> {
   const deco = DECORATORS[type] as (options: object, fn: (...args: any[]) => unknown) => unknown;
+  // DESIGN §7: normalisation always yields uint16, so its output dtype must survive the decorator's
+  // default PRESERVE_INPUT policy.
   const proc = (name: string, fn: (stack: ProcessorInput, ...rest: any[]) => Promise<NDArray>) =>
-    deco({ sliceBySlice: SEPARABLE.get(name) ?? false }, named(name, fn));
+    deco({ sliceBySlice: SEPARABLE.get(name) ?? false, ...(NATIVE_DTYPE.has(name) ? { dtypeConversion: 'native' } : {}) }, named(name, fn));
   const simple = (name: string) => proc(name, (s: ProcessorInput, o?: object) => runHost(name, s, o));
   const projection = (name: string, method: string) =>
     deco({ sliceBySlice: false }, named(name, (s: ProcessorInput) => runHost('createProjection', s, { method })));

@@ -30,7 +30,9 @@ function optionsJson(name: string, options: unknown): string {
   if (typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidArgumentError(`${name}: options must be an object, got ${describe(options)}`);
   }
-  return JSON.stringify(options);
+  // JSON has no NaN / Infinity (they would become null, i.e. "use the default"): send them as
+  // strings so Rust refuses them like any other non-number.
+  return JSON.stringify(options, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
 }
 
 /** Runs processor `name` of the kernel crate; the result has the input's memory type. */

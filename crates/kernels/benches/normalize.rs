@@ -39,14 +39,19 @@ fn benches(c: &mut Criterion) {
   g.throughput(Throughput::Bytes(bytes));
   g.bench_function("memcpy_floor_par_copy", |b| {
     b.iter(|| {
-      out.par_chunks_mut(1 << 15).zip(src.par_chunks(1 << 15)).for_each(|(o, s)| o.copy_from_slice(s));
+      out
+        .par_chunks_mut(1 << 15)
+        .zip(src.par_chunks(1 << 15))
+        .for_each(|(o, s)| o.copy_from_slice(s));
       black_box(&out);
     })
   });
   g.bench_function("stack_percentile_normalize", |b| {
     b.iter(|| stack_percentile_normalize(black_box(&src), dims, &p, &mut out).unwrap())
   });
-  g.bench_function("percentiles_1_99", |b| b.iter(|| black_box(percentiles(black_box(&src), &[1.0, 99.0]).unwrap())));
+  g.bench_function("percentiles_1_99", |b| {
+    b.iter(|| black_box(percentiles(black_box(&src), &[1.0, 99.0]).unwrap()))
+  });
   g.bench_function("project_median", |b| {
     b.iter(|| project(black_box(&src), dims, ProjectionMethod::Median, &mut plane).unwrap())
   });

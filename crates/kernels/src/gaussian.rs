@@ -244,50 +244,6 @@ fn vband<A: Real>(buf: &[A], offs: &[usize], taps: &[A], w: usize, n: usize, out
   }
 }
 
-/// [`vband`] with two kernels of equal length over the same input rows (shared loads).
-#[allow(clippy::too_many_arguments)]
-fn vband2<A: Real>(buf: &[A], offs: &[usize], ta: &[A], tb: &[A], w: usize, n: usize, oa: &mut [A], ob: &mut [A]) {
-  const L: usize = VL / 2;
-  let nt = ta.len();
-  let full = w - w % L;
-  for x0 in (0..full).step_by(L) {
-    for i0 in (0..n).step_by(RB) {
-      let rows = RB.min(n - i0);
-      let mut acc_a = [[A::ZERO; L]; RB];
-      let mut acc_b = [[A::ZERO; L]; RB];
-      for (m, &o) in offs[i0..i0 + rows + nt - 1].iter().enumerate() {
-        let s: &[A; L] = buf[o + x0..o + x0 + L].try_into().unwrap();
-        for r in 0..RB {
-          if r < rows && m >= r && m - r < nt {
-            let (a, b) = (ta[m - r], tb[m - r]);
-            for i in 0..L {
-              acc_a[r][i] = a.fma(s[i], acc_a[r][i]);
-              acc_b[r][i] = b.fma(s[i], acc_b[r][i]);
-            }
-          }
-        }
-      }
-      for r in 0..rows {
-        let at = (i0 + r) * w + x0;
-        oa[at..at + L].copy_from_slice(&acc_a[r]);
-        ob[at..at + L].copy_from_slice(&acc_b[r]);
-      }
-    }
-  }
-  for i in 0..n {
-    for x in full..w {
-      let (mut sa, mut sb) = (A::ZERO, A::ZERO);
-      for k in 0..nt {
-        let v = buf[offs[i + k] + x];
-        sa = ta[k].fma(v, sa);
-        sb = tb[k].fma(v, sb);
-      }
-      oa[i * w + x] = sa;
-      ob[i * w + x] = sb;
-    }
-  }
-}
-
 /// The exact vertical pass of a band: scipy's symmetric correlation (`NI_Correlate1D`) in f64
 /// with a separate multiply and add as its C code: `out = x₀·w₀`, then for `j = r, r−1, …, 1`:
 /// `out += (x₋ⱼ + xⱼ)·wⱼ`. `half[j]` is the tap at offset `±j`; `offs` the `n + 2r` input rows.
@@ -364,39 +320,6 @@ fn hrow<A: Real, O>(pad: &[A], taps: &[A], out: &mut [O], store: impl Fn(A) -> O
   }
 }
 
-/// The fast horizontal pass of a sum of two filters: `out[x] = Σ_k ta[k]·pa[x+k] + tb[k]·pb[x+k]`.
-#[inline]
-fn hrow2<A: Real>(pa: &[A], ta: &[A], pb: &[A], tb: &[A], out: &mut [A]) {
-  const L: usize = LANES / 2;
-  let w = out.len();
-  let full = w - w % L;
-  let mut x0 = 0;
-  while x0 < full {
-    let mut acc = [A::ZERO; L];
-    let mut acc2 = [A::ZERO; L];
-    for (k, (&a, &b)) in ta.iter().zip(tb).enumerate() {
-      let sa: &[A; L] = pa[x0 + k..x0 + k + L].try_into().unwrap();
-      let sb: &[A; L] = pb[x0 + k..x0 + k + L].try_into().unwrap();
-      for i in 0..L {
-        acc[i] = a.fma(sa[i], acc[i]);
-        acc2[i] = b.fma(sb[i], acc2[i]);
-      }
-    }
-    for i in 0..L {
-      out[x0 + i] = acc[i] + acc2[i];
-    }
-    x0 += L;
-  }
-  for x in full..w {
-    let (mut s, mut s2) = (A::ZERO, A::ZERO);
-    for (k, (&a, &b)) in ta.iter().zip(tb).enumerate() {
-      s = a.fma(pa[x + k], s);
-      s2 = b.fma(pb[x + k], s2);
-    }
-    out[x] = s + s2;
-  }
-}
-
 /// The exact horizontal pass (scipy's order, as [`vband_sym`]) on a row padded by `r` on each
 /// side, into `out` (f64). Register-blocked on `4 × 8` outputs.
 #[inline]
@@ -434,6 +357,97 @@ fn hrow_sym(pad: &[f64], half: &[f64], out: &mut [f64]) {
       acc += (pad[x + r - j] + pad[x + r + j]) * half[j];
     }
     out[x] = acc;
+  }
+}
+
+/// The fast vertical pass of a band for two symmetric kernels given by their halves (`ha[j]`,
+/// `hb[j]` = taps at offsets `±j`): output row `i < n` of `oa` is
+/// `ha₀·x₀ + Σⱼ haⱼ·(x₋ⱼ + xⱼ)` around input row `offs[i + r]` (same for `ob`), f32 FMA. Pairing the
+/// symmetric taps halves the FMAs and the two kernels share the pair sums.
+#[allow(clippy::too_many_arguments)]
+fn vband2_sym<A: Real>(buf: &[A], offs: &[usize], ha: &[A], hb: &[A], w: usize, n: usize, oa: &mut [A], ob: &mut [A]) {
+  const L: usize = 32;
+  let r = ha.len() - 1;
+  let full = w - w % L;
+  for x0 in (0..full).step_by(L) {
+    for i in 0..n {
+      let o = &offs[i..i + 2 * r + 1];
+      let c: &[A; L] = buf[o[r] + x0..o[r] + x0 + L].try_into().unwrap();
+      let mut acc_a = [A::ZERO; L];
+      let mut acc_b = [A::ZERO; L];
+      for l in 0..L {
+        acc_a[l] = ha[0] * c[l];
+        acc_b[l] = hb[0] * c[l];
+      }
+      for j in 1..=r {
+        let a: &[A; L] = buf[o[r - j] + x0..o[r - j] + x0 + L].try_into().unwrap();
+        let b: &[A; L] = buf[o[r + j] + x0..o[r + j] + x0 + L].try_into().unwrap();
+        let (ta, tb) = (ha[j], hb[j]);
+        for l in 0..L {
+          let s = a[l] + b[l];
+          acc_a[l] = ta.fma(s, acc_a[l]);
+          acc_b[l] = tb.fma(s, acc_b[l]);
+        }
+      }
+      oa[i * w + x0..i * w + x0 + L].copy_from_slice(&acc_a);
+      ob[i * w + x0..i * w + x0 + L].copy_from_slice(&acc_b);
+    }
+  }
+  for i in 0..n {
+    let o = &offs[i..i + 2 * r + 1];
+    for x in full..w {
+      let c = buf[o[r] + x];
+      let (mut sa, mut sb) = (ha[0] * c, hb[0] * c);
+      for j in 1..=r {
+        let s = buf[o[r - j] + x] + buf[o[r + j] + x];
+        sa = ha[j].fma(s, sa);
+        sb = hb[j].fma(s, sb);
+      }
+      oa[i * w + x] = sa;
+      ob[i * w + x] = sb;
+    }
+  }
+}
+
+/// The fast horizontal pass of `Σ` two symmetric filters on padded rows (`pa` with half kernel
+/// `ha`, `pb` with `hb`): `out[x] = Σⱼ haⱼ·(pa[x+r−j] + pa[x+r+j]) + hbⱼ·(pb[…] + pb[…])`.
+#[inline]
+fn hrow2_sym<A: Real>(pa: &[A], ha: &[A], pb: &[A], hb: &[A], out: &mut [A]) {
+  const L: usize = 32;
+  let r = ha.len() - 1;
+  let w = out.len();
+  let full = w - w % L;
+  for x0 in (0..full).step_by(L) {
+    let ca: &[A; L] = pa[x0 + r..x0 + r + L].try_into().unwrap();
+    let cb: &[A; L] = pb[x0 + r..x0 + r + L].try_into().unwrap();
+    let mut acc = [A::ZERO; L];
+    let mut acc2 = [A::ZERO; L];
+    for l in 0..L {
+      acc[l] = ha[0] * ca[l];
+      acc2[l] = hb[0] * cb[l];
+    }
+    for j in 1..=r {
+      let a0: &[A; L] = pa[x0 + r - j..x0 + r - j + L].try_into().unwrap();
+      let a1: &[A; L] = pa[x0 + r + j..x0 + r + j + L].try_into().unwrap();
+      let b0: &[A; L] = pb[x0 + r - j..x0 + r - j + L].try_into().unwrap();
+      let b1: &[A; L] = pb[x0 + r + j..x0 + r + j + L].try_into().unwrap();
+      let (ta, tb) = (ha[j], hb[j]);
+      for l in 0..L {
+        acc[l] = ta.fma(a0[l] + a1[l], acc[l]);
+        acc2[l] = tb.fma(b0[l] + b1[l], acc2[l]);
+      }
+    }
+    for l in 0..L {
+      out[x0 + l] = acc[l] + acc2[l];
+    }
+  }
+  for x in full..w {
+    let (mut s, mut s2) = (ha[0] * pa[x + r], hb[0] * pb[x + r]);
+    for j in 1..=r {
+      s = ha[j].fma(pa[x + r - j] + pa[x + r + j], s);
+      s2 = hb[j].fma(pb[x + r - j] + pb[x + r + j], s2);
+    }
+    out[x] = s + s2;
   }
 }
 
@@ -511,21 +525,21 @@ fn sep_plane_fast(src: &[f32], h: usize, w: usize, vt: &[f32], ht: &[f32], mode:
   });
 }
 
-/// The sum of two separable filters of one f32 plane: `Hb(Va(src)) + Ha(Vb(src))` where `a`, `b`
-/// have the same length (the Laplacian: `a` = order 0, `b` = order 2), f32 FMA accumulation.
-fn sum2_plane_f32(src: &[f32], h: usize, w: usize, ta: &[f32], tb: &[f32], mode: BorderMode, out: &mut [f32]) {
-  let r = ta.len() / 2;
+/// The sum of two separable symmetric filters of one f32 plane, given by their half kernels:
+/// `Hb(Va(src)) + Ha(Vb(src))` (the Laplacian: `a` = order 0, `b` = order 2), f32 FMA.
+fn sum2_plane_f32(src: &[f32], h: usize, w: usize, ha: &[f32], hb: &[f32], mode: BorderMode, out: &mut [f32]) {
+  let r = ha.len() - 1;
   for_bands::<f32, f32, f32>(src, h, w, r, out, |s, rows, ws, lo, y0, out_band| {
     let n = out_band.len() / w;
     s.plan(y0, n, h, ws, r, lo, mode);
     s.tmp_a.resize(n * w, 0.0);
     s.tmp_b.resize(n * w, 0.0);
-    vband2(rows, &s.offs, ta, tb, w, n, &mut s.tmp_a, &mut s.tmp_b);
+    vband2_sym(rows, &s.offs, ha, hb, w, n, &mut s.tmp_a, &mut s.tmp_b);
     for (i, out_row) in out_band.chunks_exact_mut(w).enumerate() {
       fill_pad(&s.tmp_a[i * w..(i + 1) * w], r, mode, &mut s.pad_a);
       fill_pad(&s.tmp_b[i * w..(i + 1) * w], r, mode, &mut s.pad_b);
       // Va then Hb  +  Vb then Ha
-      hrow2(&s.pad_a, tb, &s.pad_b, ta, out_row);
+      hrow2_sym(&s.pad_a, hb, &s.pad_b, ha, out_row);
     }
   });
 }
@@ -650,10 +664,18 @@ pub fn correlate_axis1_f32(src: &[f32], h: usize, w: usize, taps: &[f32], mode: 
 /// `scipy.ndimage.gaussian_filter(plane, sigma, mode=mode, truncate=4.0)` on an f32 plane (axis 0
 /// then axis 1) with scipy's arithmetic: f64 accumulation in scipy's order, the axis-0 result
 /// rounded to f32 before the axis-1 pass (bit-identical to scipy except for last-bit differences
-/// of the taps, see `gaussian_plane_exact`). A sigma that is not finite or ≤ 1e-15 copies the
-/// plane (scipy skips such axes); kernels larger than [`MAX_RADIUS`] are clamped.
+/// of the taps, see [`gaussian`]). A sigma that is not finite or ≤ 1e-15 copies the plane (scipy
+/// skips such axes); kernels larger than [`MAX_RADIUS`] are clamped.
 /// Precondition: `src.len() == out.len() == h * w` (otherwise nothing is written).
 pub fn gaussian_plane_f32(src: &[f32], h: usize, w: usize, sigma: f64, mode: BorderMode, out: &mut [f32]) {
+  gaussian_plane(src, h, w, sigma, mode, out);
+}
+
+/// [`gaussian_plane_f32`] for a plane of any element type: `scipy.ndimage.gaussian_filter(plane,
+/// sigma, mode=mode, truncate=4.0)` with scipy's output dtype = input dtype and scipy's arithmetic
+/// (the intermediate stored as `T`, as [`gaussian`] describes). Same degenerate-sigma rules and
+/// precondition as [`gaussian_plane_f32`].
+pub fn gaussian_plane<T: Element>(src: &[T], h: usize, w: usize, sigma: f64, mode: BorderMode, out: &mut [T]) {
   if !lengths_ok(src.len(), out.len(), h, w) || src.is_empty() {
     return;
   }
@@ -698,12 +720,12 @@ pub(crate) fn log_plane_scaled_f32(src: &[f32], h: usize, w: usize, sigma: f64, 
     }
     return;
   }
-  let g = kernel1d(sigma, 0, 4.0);
-  let d = kernel1d(sigma, 2, 4.0);
-  let ta = taps_of::<f32>(&g);
+  let g = half_kernel(&kernel1d(sigma, 0, 4.0));
+  let d = half_kernel(&kernel1d(sigma, 2, 4.0));
+  let ha = taps_of::<f32>(&g);
   // The scale goes into the order-2 kernel: both terms carry exactly one order-2 factor.
-  let tb: Vec<f32> = d.iter().map(|&v| (v * scale) as f32).collect();
-  sum2_plane_f32(src, h, w, &ta, &tb, BorderMode::Reflect, out);
+  let hb: Vec<f32> = d.iter().map(|&v| (v * scale) as f32).collect();
+  sum2_plane_f32(src, h, w, &ha, &hb, BorderMode::Reflect, out);
 }
 
 /// The `gaussian` processor (DESIGN §7): per slice `scipy.ndimage.gaussian_filter(slice, sigma,

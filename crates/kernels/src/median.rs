@@ -75,8 +75,10 @@ pub fn median_disk_plane_f32(src: &[f32], h: usize, w: usize, r: usize, out: &mu
   }
 }
 
-/// Up to this radius per-pixel selection beats the histogram (whose query scans ~2√D bins).
-const SELECT_MAX_RADIUS: usize = 12;
+/// Up to this radius per-pixel selection beats the histogram, whose query scans ~2√D bins for D
+/// distinct values (single thread, 1024² plane of ~10⁶ distinct values: selection r = 8 0.7 s,
+/// r = 12 1.4 s; histogram 0.75 s at r = 2, 1.3 s at r = 12).
+const SELECT_MAX_RADIUS: usize = 10;
 
 /// disk(1): the median of the pixel and its 4 neighbours, nearest-extended.
 fn median_cross(src: &[f32], h: usize, w: usize, out: &mut [f32]) {
@@ -115,19 +117,29 @@ fn total(a: &f32, b: &f32) -> Ordering {
   a.partial_cmp(b).unwrap_or_else(|| a.is_nan().cmp(&b.is_nan()))
 }
 
-/// Small disks: gather the footprint (clamped) and select its middle element.
+/// Small disks: gather the footprint and select its middle element. Pixels at least `r` from every
+/// edge gather through precomputed flat offsets; the others clamp each coordinate (nearest).
 fn median_select(src: &[f32], h: usize, w: usize, r: usize, out: &mut [f32]) {
   let offs = disk_offsets(r);
+  let flat: Vec<isize> = offs.iter().map(|&(dy, dx)| dy * w as isize + dx).collect();
   let k = offs.len() / 2;
   out.par_chunks_mut(w).enumerate().for_each_init(Vec::new, |buf, (y, o)| {
+    let inner_row = y >= r && y + r < h;
     for (x, o) in o.iter_mut().enumerate() {
       buf.clear();
-      buf.extend(offs.iter().map(|&(dy, dx)| {
-        let yy = (y as isize + dy).clamp(0, h as isize - 1) as usize;
-        let xx = (x as isize + dx).clamp(0, w as isize - 1) as usize;
-        src[yy * w + xx]
-      }));
-      *o = *buf.select_nth_unstable_by(k, total).1;
+      if inner_row && x >= r && x + r < w {
+        let base = (y * w + x) as isize;
+        buf.extend(flat.iter().map(|&d| src[(base + d) as usize]));
+      } else {
+        buf.extend(offs.iter().map(|&(dy, dx)| {
+          let yy = (y as isize + dy).clamp(0, h as isize - 1) as usize;
+          let xx = (x as isize + dx).clamp(0, w as isize - 1) as usize;
+          src[yy * w + xx]
+        }));
+      }
+      // total_cmp orders -0.0 before 0.0 and NaN last; among numerically equal values the
+      // median is the same number either way.
+      *o = *buf.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1;
     }
   });
 }

@@ -156,8 +156,9 @@ fn build_row<T: Element, O: Pick>(p: &Plan, src: &[T], t: &mut [T]) {
   }
 }
 
-/// Pixels per register block of the query loop: 256 bytes of accumulators (4 zmm / 8 ymm).
-const BLOCK_BYTES: usize = 128;
+/// Pixels per register block of the query loop: 512 bytes of accumulators (8 zmm / 16 ymm);
+/// larger blocks amortise the per-lookup loop overhead, smaller ones keep the rows in L1.
+const BLOCK_BYTES: usize = 512;
 /// Output rows per query task: a strip of one block across this many rows reuses the same
 /// table lines from L1/L2 (consecutive rows need nearly the same source rows).
 const ROWS_PER_TASK: usize = 32;

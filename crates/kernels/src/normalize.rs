@@ -25,7 +25,12 @@ pub struct NormalizeParams {
 
 impl Default for NormalizeParams {
   fn default() -> Self {
-    NormalizeParams { low_percentile: 1.0, high_percentile: 99.0, target_min: 0.0, target_max: 65535.0 }
+    NormalizeParams {
+      low_percentile: 1.0,
+      high_percentile: 99.0,
+      target_min: 0.0,
+      target_max: 65535.0,
+    }
   }
 }
 
@@ -91,7 +96,7 @@ fn np_clip(x: f64, lo: f64, hi: f64) -> f64 {
 /// Elements per parallel work item of the gather / map passes.
 const MAP_CHUNK: usize = 1 << 15;
 
-/// Normalizes `src` into `out` given precomputed percentiles; `hist` (u8/u16/i16) selects the LUT path.
+/// Normalizes `src` into `out` with the stretch `s`; `use_lut` (u8 / u16 / i16) selects the table path.
 fn apply_stretch<T: Element>(src: &[T], s: &Stretch, use_lut: bool, out: &mut [u16]) {
   if use_lut {
     match lut_bits(T::DTYPE) {
@@ -99,11 +104,14 @@ fn apply_stretch<T: Element>(src: &[T], s: &Stretch, use_lut: bool, out: &mut [u
       _ => gather::<T, 65536>(src, s, out),
     }
   } else {
-    out.par_chunks_mut(MAP_CHUNK).zip(src.par_chunks(MAP_CHUNK)).for_each(|(o, x)| {
-      for (o, &x) in o.iter_mut().zip(x) {
-        *o = s.apply(x.to_f64());
-      }
-    });
+    out
+      .par_chunks_mut(MAP_CHUNK)
+      .zip(src.par_chunks(MAP_CHUNK))
+      .for_each(|(o, x)| {
+        for (o, &x) in o.iter_mut().zip(x) {
+          *o = s.apply(x.to_f64());
+        }
+      });
   }
 }
 
@@ -123,7 +131,10 @@ fn gather<T: Element, const N: usize>(src: &[T], s: &Stretch, out: &mut [u16]) {
   if src.len() <= MAP_CHUNK {
     run(out, src);
   } else {
-    out.par_chunks_mut(MAP_CHUNK).zip(src.par_chunks(MAP_CHUNK)).for_each(|(o, x)| run(o, x));
+    out
+      .par_chunks_mut(MAP_CHUNK)
+      .zip(src.par_chunks(MAP_CHUNK))
+      .for_each(|(o, x)| run(o, x));
   }
 }
 
@@ -135,7 +146,9 @@ fn normalize_block<T: Element>(src: &[T], p: &NormalizeParams, out: &mut [u16]) 
   let pcts = percentiles(src, &qs)?;
   let s = Stretch::new(pcts[0], pcts[1], p);
   if s.flat {
-    out.par_chunks_mut(MAP_CHUNK).for_each(|o| o.fill(u16::from_f64(p.target_min)));
+    out
+      .par_chunks_mut(MAP_CHUNK)
+      .for_each(|o| o.fill(u16::from_f64(p.target_min)));
   } else {
     apply_stretch(src, &s, use_lut, out);
   }
@@ -151,7 +164,12 @@ fn check_io(src_len: usize, out_len: usize, dims: Dims, p: &NormalizeParams, wha
 
 /// DESIGN §7 `stackPercentileNormalize`: the percentiles of the WHOLE stack, then the stretch to uint16
 /// (see the module doc for the exact numpy expression). `out` has `dims.len()` elements.
-pub fn stack_percentile_normalize<T: Element>(src: &[T], dims: Dims, p: &NormalizeParams, out: &mut [u16]) -> SbResult<()> {
+pub fn stack_percentile_normalize<T: Element>(
+  src: &[T],
+  dims: Dims,
+  p: &NormalizeParams,
+  out: &mut [u16],
+) -> SbResult<()> {
   check_io(src.len(), out.len(), dims, p, "stackPercentileNormalize input")?;
   normalize_block(src, p, out)
 }
@@ -161,7 +179,10 @@ pub fn percentile_normalize<T: Element>(src: &[T], dims: Dims, p: &NormalizePara
   check_io(src.len(), out.len(), dims, p, "percentileNormalize input")?;
   let plane = dims.plane();
   // Slices in parallel (each slice's own passes are parallel too; rayon nests them).
-  src.par_chunks_exact(plane).zip(out.par_chunks_exact_mut(plane)).try_for_each(|(s, o)| normalize_block(s, p, o))
+  src
+    .par_chunks_exact(plane)
+    .zip(out.par_chunks_exact_mut(plane))
+    .try_for_each(|(s, o)| normalize_block(s, p, o))
 }
 
 #[cfg(test)]
@@ -203,14 +224,22 @@ mod tests {
     // [0, 10, 20, 30, 40] with low 25, high 75: pl = 10, ph = 30; tmax 100:
     // 0 -> clip 10 -> 0; 10 -> 0; 20 -> 50; 30 -> 100; 40 -> clip 30 -> 100.
     let src = [0u16, 10, 20, 30, 40, 20];
-    let p = NormalizeParams { low_percentile: 25.0, high_percentile: 75.0, target_min: 0.0, target_max: 100.0 };
+    let p = NormalizeParams {
+      low_percentile: 25.0,
+      high_percentile: 75.0,
+      target_min: 0.0,
+      target_max: 100.0,
+    };
     // six values sorted [0,10,20,20,30,40]: index 1.25 -> 10 + 10*0.25 = 12.5; index 3.75 -> 30 - 10*0.25 = 27.5
     // x=20 -> (20-12.5)*100/15 = 50 ; x=0 -> 0 ; x=40 -> 100 ; x=10 -> 0 ; x=30 -> 100
     let mut out = [0u16; 6];
     stack_percentile_normalize(&src, Dims::new(1, 2, 3), &p, &mut out).unwrap();
     assert_eq!(out, [0, 0, 50, 100, 100, 50]);
     // Truncation, not rounding: target 0..99 -> 20 maps to 7.5 * 99 / 15 = 49.5 -> 49.
-    let p2 = NormalizeParams { target_max: 99.0, ..p.clone() };
+    let p2 = NormalizeParams {
+      target_max: 99.0,
+      ..p.clone()
+    };
     stack_percentile_normalize(&src, Dims::new(1, 2, 3), &p2, &mut out).unwrap();
     assert_eq!(out, [0, 0, 49, 99, 99, 49]);
     // float input takes the per-element path and must agree
@@ -223,7 +252,10 @@ mod tests {
   #[test]
   fn flat_stack_gives_target_min() {
     let src = [5i16; 12];
-    let p = NormalizeParams { target_min: 123.9, ..Default::default() };
+    let p = NormalizeParams {
+      target_min: 123.9,
+      ..Default::default()
+    };
     let mut out = [0u16; 12];
     stack_percentile_normalize(&src, Dims::new(2, 2, 3), &p, &mut out).unwrap();
     assert!(out.iter().all(|&v| v == 123));
@@ -235,7 +267,12 @@ mod tests {
   fn per_slice_uses_each_slice() {
     // slice 0 = [0..4) -> stretched alone; slice 1 = constant 9 -> target_min.
     let src = [0u8, 1, 2, 3, 9, 9, 9, 9];
-    let p = NormalizeParams { low_percentile: 0.0, high_percentile: 100.0, target_min: 0.0, target_max: 300.0 };
+    let p = NormalizeParams {
+      low_percentile: 0.0,
+      high_percentile: 100.0,
+      target_min: 0.0,
+      target_max: 300.0,
+    };
     let mut out = [0u16; 8];
     percentile_normalize(&src, Dims::new(2, 2, 2), &p, &mut out).unwrap();
     assert_eq!(out, [0, 100, 200, 300, 0, 0, 0, 0]);
@@ -253,7 +290,12 @@ mod tests {
     let dims = Dims::new(3, 70, 90);
     let raw: Vec<u64> = (0..dims.len()).map(|_| next()).collect();
     let p = NormalizeParams::default();
-    let q = NormalizeParams { low_percentile: 2.5, high_percentile: 97.5, target_min: 10.0, target_max: 1000.0 };
+    let q = NormalizeParams {
+      low_percentile: 2.5,
+      high_percentile: 97.5,
+      target_min: 10.0,
+      target_max: 1000.0,
+    };
     macro_rules! check {
       ($t:ty, $conv:expr) => {{
         let src: Vec<$t> = raw.iter().map($conv).collect();
@@ -281,7 +323,12 @@ mod tests {
   fn low_above_high_is_allowed_like_numpy() {
     // np.clip(x, lo, hi) with lo > hi gives hi everywhere -> (ph - pl) * r / (ph - pl) + tmin = tmax
     let src = [0u16, 10, 20, 30];
-    let p = NormalizeParams { low_percentile: 100.0, high_percentile: 0.0, target_min: 0.0, target_max: 500.0 };
+    let p = NormalizeParams {
+      low_percentile: 100.0,
+      high_percentile: 0.0,
+      target_min: 0.0,
+      target_max: 500.0,
+    };
     let mut out = [0u16; 4];
     stack_percentile_normalize(&src, Dims::new(1, 1, 4), &p, &mut out).unwrap();
     assert_eq!(out, [500; 4]);
@@ -301,13 +348,41 @@ mod tests {
     let src = [1u16; 4];
     let mut out = [0u16; 4];
     let d = Dims::new(1, 2, 2);
-    let bad = |p: NormalizeParams| stack_percentile_normalize(&src, d, &p, &mut [0u16; 4]).unwrap_err().code;
-    assert_eq!(bad(NormalizeParams { low_percentile: -1.0, ..Default::default() }), ErrorCode::InvalidArgument);
-    assert_eq!(bad(NormalizeParams { high_percentile: f64::NAN, ..Default::default() }), ErrorCode::InvalidArgument);
-    assert_eq!(bad(NormalizeParams { target_max: f64::INFINITY, ..Default::default() }), ErrorCode::InvalidArgument);
+    let bad = |p: NormalizeParams| {
+      stack_percentile_normalize(&src, d, &p, &mut [0u16; 4])
+        .unwrap_err()
+        .code
+    };
+    assert_eq!(
+      bad(NormalizeParams {
+        low_percentile: -1.0,
+        ..Default::default()
+      }),
+      ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+      bad(NormalizeParams {
+        high_percentile: f64::NAN,
+        ..Default::default()
+      }),
+      ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+      bad(NormalizeParams {
+        target_max: f64::INFINITY,
+        ..Default::default()
+      }),
+      ErrorCode::InvalidArgument
+    );
     let p = NormalizeParams::default();
-    assert_eq!(stack_percentile_normalize(&src[..3], d, &p, &mut out).unwrap_err().code, ErrorCode::InvalidArgument);
-    assert_eq!(percentile_normalize(&src, d, &p, &mut out[..3]).unwrap_err().code, ErrorCode::InvalidArgument);
+    assert_eq!(
+      stack_percentile_normalize(&src[..3], d, &p, &mut out).unwrap_err().code,
+      ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+      percentile_normalize(&src, d, &p, &mut out[..3]).unwrap_err().code,
+      ErrorCode::InvalidArgument
+    );
     let e = stack_percentile_normalize::<u16>(&[], Dims::new(0, 2, 2), &p, &mut []).unwrap_err();
     assert_eq!(e.code, ErrorCode::Dimension);
   }

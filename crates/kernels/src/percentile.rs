@@ -1,8 +1,12 @@
 //! Exact percentiles with numpy's default `linear` method (`numpy.percentile(data, q)`), in O(N).
 //!
-//! Small integer dtypes (u8, u16, i16) go through a value histogram: one parallel counting pass, then a
-//! walk over at most 65 536 bins finds the order statistics. Other dtypes (i32, f32, f64) select the order
-//! statistics on one copy of the data (`select_nth_unstable`), shared by all requested `q`.
+//! Small integer dtypes (u8, u16, i16) count instead of sorting. On large inputs (≥ 2^20 elements, a CPU
+//! with AVX-512BW/VBMI2, at most two value windows) a stratified sample places a narrow value window
+//! around each wanted rank and one vectorised pass counts the elements below each window and
+//! histograms the ~1% inside it ([`bracketed_order_stats`]); the counts prove the ranks lie inside the
+//! windows, and when they do not the full parallel value histogram ([`ValueHistogram`]) is used instead,
+//! so the sample only ever changes the speed, never the result. Other dtypes (i32, f32, f64) select the
+//! order statistics on one copy of the data (`select_nth_unstable`), shared by all requested `q`.
 //!
 //! The interpolation is numpy's `_quantile` / `_lerp` written out: virtual index `(n - 1) * (q / 100)`,
 //! `previous = floor(index)`, `gamma = index - previous`, and for an index at or past the last element
@@ -29,10 +33,18 @@ pub fn virtual_index(n: usize, q: f64) -> VirtualIndex {
   let vi = (last as f64) * (q / 100.0);
   if vi >= last as f64 {
     // numpy sets both indices to -1 (the maximum) and leaves gamma = vi - (-1).
-    VirtualIndex { prev: last, next: last, gamma: vi + 1.0 }
+    VirtualIndex {
+      prev: last,
+      next: last,
+      gamma: vi + 1.0,
+    }
   } else {
     let prev = vi.floor();
-    VirtualIndex { prev: prev as usize, next: prev as usize + 1, gamma: vi - prev }
+    VirtualIndex {
+      prev: prev as usize,
+      next: prev as usize + 1,
+      gamma: vi - prev,
+    }
   }
 }
 
@@ -59,7 +71,8 @@ pub fn check_percentiles(qs: &[f64]) -> SbResult<()> {
 
 /// `numpy.percentile(data, q)` (method `'linear'`, over all elements) for each `q` in `qs`.
 ///
-/// u8 / u16 / i16 use a parallel value histogram, i32 / f32 / f64 selection on one copy; both are exact.
+/// u8 / u16 / i16 count (bracketed pass or full value histogram), i32 / f32 / f64 select on one copy;
+/// every path is exact.
 /// Float data containing NaN gives NaN for every `q`, as numpy. Errors: empty `data`, or a `q` outside
 /// `[0, 100]` or NaN → `InvalidArgumentError`.
 pub fn percentiles<T: Element>(data: &[T], qs: &[f64]) -> SbResult<Vec<f64>> {
@@ -181,7 +194,11 @@ impl ValueHistogram {
       8 => count_values::<T, 256>(data),
       _ => count_values::<T, 65536>(data),
     };
-    Some(ValueHistogram { dtype: T::DTYPE, counts, total: data.len() as u64 })
+    Some(ValueHistogram {
+      dtype: T::DTYPE,
+      counts,
+      total: data.len() as u64,
+    })
   }
 
   /// The `k`-th smallest element (0-based) for each `k` of the ascending `ranks`, by one prefix walk.
@@ -225,7 +242,11 @@ struct Counter<const N: usize> {
 impl<const N: usize> Counter<N> {
   fn new() -> Self {
     let sub: Box<[[u32; SUB]; N]> = vec![[0u32; SUB]; N].into_boxed_slice().try_into().expect("length N");
-    Counter { sub, wide: None, pending: 0 }
+    Counter {
+      sub,
+      wide: None,
+      pending: 0,
+    }
   }
 
   fn flush(&mut self) {
@@ -296,7 +317,7 @@ fn count_values<T: Element, const N: usize>(data: &[T]) -> Vec<u64> {
 /// Below this many elements the full histogram is as cheap as the sampling.
 const BRACKET_MIN_LEN: usize = 1 << 20;
 /// Sample size used to place the windows.
-const SAMPLE: usize = 1 << 16;
+const SAMPLE: usize = 1 << 15;
 
 /// A value window `[lo, lo + span]` in `lut_index` space.
 #[derive(Clone, Copy, Debug)]
@@ -346,16 +367,29 @@ fn window_order_stat(dtype: DType, below: u64, hist: &[u64], w: Window, r: u64) 
   None
 }
 
-/// One or two windows (merged when they overlap) from a systematic sample of `SAMPLE` elements:
+/// The `i`-th sample position of `n >= SAMPLE` elements: a pseudo-random point of the `i`-th of
+/// `SAMPLE` equal strata. Random within each stratum so that periodic image structure (rows of a
+/// power-of-two width, gradients across X) cannot alias with the sampling stride; fixed (splitmix64
+/// of `i`) so results and timings are reproducible.
+fn sample_index(i: usize, n: usize) -> usize {
+  let start = (i as u128 * n as u128 / SAMPLE as u128) as usize;
+  let end = ((i + 1) as u128 * n as u128 / SAMPLE as u128) as usize;
+  let mut z = (i as u64).wrapping_add(0x9E3779B97F4A7C15);
+  z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+  z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+  z ^= z >> 31;
+  start + (z % (end - start).max(1) as u64) as usize
+}
+
+/// One or two windows (merged when they overlap) from a stratified sample of `SAMPLE` elements:
 /// each rank's sample quantile ± 6 standard errors (plus slack), clamped to the dtype's range.
 fn sample_windows<T: Element>(data: &[T], ranks: &[u64]) -> Option<Vec<Window>> {
   let n = data.len();
-  // Midpoints of SAMPLE equal strata (deterministic, spread over the whole stack). The reads are
-  // scattered cache misses, so they are issued from all workers.
+  // The reads are scattered cache misses, so they are issued from all workers.
   let keys: Vec<u16> = (0..SAMPLE)
     .into_par_iter()
     .with_min_len(SAMPLE / 8)
-    .map(|i| lut_index(data[((2 * i + 1) as u128 * n as u128 / (2 * SAMPLE) as u128) as usize]) as u16)
+    .map(|i| lut_index(data[sample_index(i, n)]) as u16)
     .collect();
   let mut counts = vec![0u32; 65536];
   for &k in &keys {
@@ -377,8 +411,16 @@ fn sample_windows<T: Element>(data: &[T], ranks: &[u64]) -> Option<Vec<Window>> 
     .map(|&r| {
       let p = r as f64 / (n - 1) as f64;
       let delta = 6.0 * (p * (1.0 - p) / SAMPLE as f64).sqrt() + 8.0 / SAMPLE as f64;
-      let lo = if p - delta <= 0.0 { 0 } else { sample_stat(((p - delta) * last).floor() as usize) };
-      let hi = if p + delta >= 1.0 { u16::MAX } else { sample_stat(((p + delta) * last).ceil() as usize) };
+      let lo = if p - delta <= 0.0 {
+        0
+      } else {
+        sample_stat(((p - delta) * last).floor() as usize)
+      };
+      let hi = if p + delta >= 1.0 {
+        u16::MAX
+      } else {
+        sample_stat(((p + delta) * last).ceil() as usize)
+      };
       (lo, hi)
     })
     .collect();
@@ -393,81 +435,99 @@ fn sample_windows<T: Element>(data: &[T], ranks: &[u64]) -> Option<Vec<Window>> 
   if merged.len() > 2 {
     return None;
   }
-  Some(merged.into_iter().map(|(lo, hi)| Window { lo, span: hi - lo }).collect())
+  Some(
+    merged
+      .into_iter()
+      .map(|(lo, hi)| Window { lo, span: hi - lo })
+      .collect(),
+  )
 }
 
 /// Counters padded by a cache line on both sides: the per-worker window histograms are small heap
 /// blocks, and two workers' blocks sharing a line made the counting pass 3x slower (false sharing).
 const PAD: usize = 8;
 
-/// Per-worker counts of the bracketed pass: elements below each window, histogram inside it
-/// (`hist[k][PAD + d]` counts the value `w[k].lo + d`).
+/// Per-worker counts of the bracketed pass: elements below each window, and one array holding both
+/// window histograms, `[PAD | window 0 | PAD | window 1 | PAD]`. A key inside both windows (they are
+/// identical when only one was needed) counts in window 0 only.
 struct Tally {
   w: [Window; 2],
   below: [u64; 2],
-  hist: [Vec<u64>; 2],
+  hist: Vec<u64>,
+  off1: usize,
 }
 
 impl Tally {
   fn new(w0: Window, w1: Window) -> Tally {
-    let padded = |w: Window| vec![0u64; w.span as usize + 1 + 2 * PAD];
-    Tally { w: [w0, w1], below: [0; 2], hist: [padded(w0), padded(w1)] }
+    let off1 = PAD + w0.span as usize + 1 + PAD;
+    Tally {
+      w: [w0, w1],
+      below: [0; 2],
+      hist: vec![0u64; off1 + w1.span as usize + 1 + PAD],
+      off1,
+    }
   }
 
   fn merge(mut a: Tally, b: Tally) -> Tally {
-    for k in 0..2 {
-      a.below[k] += b.below[k];
-      a.hist[k].iter_mut().zip(&b.hist[k]).for_each(|(x, y)| *x += y);
-    }
+    a.below[0] += b.below[0];
+    a.below[1] += b.below[1];
+    a.hist.iter_mut().zip(&b.hist).for_each(|(x, y)| *x += y);
     a
   }
 
   /// The histogram of window `k` without its padding.
   fn counts(&self, k: usize) -> &[u64] {
-    &self.hist[k][PAD..PAD + self.w[k].span as usize + 1]
+    let start = if k == 0 { PAD } else { self.off1 };
+    &self.hist[start..start + self.w[k].span as usize + 1]
   }
 
-  /// Counts one key with plain scalar code (block remainders, in-window keys).
-  #[inline]
-  fn add_key(&mut self, k: u16) {
-    for ((w, h), b) in self.w.iter().zip(self.hist.iter_mut()).zip(self.below.iter_mut()) {
-      *b += (k < w.lo) as u64;
-      let d = k.wrapping_sub(w.lo) as usize;
-      if d <= w.span as usize {
-        h[PAD + d] += 1;
-      }
+  /// The histogram slot of an in-window key (a select, no branch).
+  #[inline(always)]
+  fn slot(&self, k: u16) -> usize {
+    let [w0, w1] = self.w;
+    let d0 = k.wrapping_sub(w0.lo) as usize;
+    let d1 = k.wrapping_sub(w1.lo) as usize;
+    if d0 <= w0.span as usize {
+      PAD + d0
+    } else {
+      self.off1 + d1
     }
   }
 
-  /// Counts only the in-window part of one key (its "below" was counted by the vector code).
-  #[inline]
-  fn add_inside(&mut self, k: u16) {
-    for (w, h) in self.w.iter().zip(self.hist.iter_mut()) {
-      let d = k.wrapping_sub(w.lo) as usize;
-      if d <= w.span as usize {
-        h[PAD + d] += 1;
-      }
+  /// Counts one key with plain scalar code (block remainders).
+  fn add_key(&mut self, k: u16) {
+    let [w0, w1] = self.w;
+    self.below[0] += (k < w0.lo) as u64;
+    self.below[1] += (k < w1.lo) as u64;
+    if k.wrapping_sub(w0.lo) <= w0.span || k.wrapping_sub(w1.lo) <= w1.span {
+      let s = self.slot(k);
+      self.hist[s] += 1;
     }
   }
 }
 
-/// The AVX-512BW counting kernel. Portable Rust cannot express "compare 32 lanes, then visit only the
-/// few matching lanes" without either scanning whole blocks or building masks in 64-bit lanes, both of
-/// which measured slower than the plain histogram; with mask registers the pass runs at memory speed.
+/// The AVX-512 counting kernel. Portable Rust cannot express "compare 32 lanes, then keep only the
+/// few matching lanes" without scanning whole blocks or building masks in 64-bit lanes, both of which
+/// measured slower than the plain histogram. Here mask registers count the elements below each window
+/// (popcount) and `vpcompressw` appends the in-window keys to a small buffer without branches; the
+/// buffer is drained into the window histograms by a branch-free loop.
 #[cfg(target_arch = "x86_64")]
 mod simd {
   use super::{lut_index, Element, Tally};
   use std::arch::x86_64::*;
 
   pub fn available() -> bool {
-    is_x86_feature_detected!("avx512bw")
+    is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vbmi2")
   }
+
+  /// Keys buffered before a drain (plus room for one more full block).
+  const BUF: usize = 2048;
 
   /// Adds `data` to `t`.
   ///
   /// # Safety
-  /// The CPU must support AVX-512BW ([`available`]).
-  #[target_feature(enable = "avx512bw")]
+  /// The CPU must support AVX-512BW and AVX-512VBMI2 ([`available`]).
+  #[target_feature(enable = "avx512bw,avx512vbmi2")]
   pub unsafe fn count<T: Element>(t: &mut Tally, data: &[T]) {
     let [w0, w1] = t.w;
     let lo0 = _mm512_set1_epi16(w0.lo as i16);
@@ -475,6 +535,8 @@ mod simd {
     let sp0 = _mm512_set1_epi16(w0.span as i16);
     let sp1 = _mm512_set1_epi16(w1.span as i16);
     let mut keys = [0u16; 32];
+    let mut buf = [0u16; BUF + 32];
+    let mut len = 0usize;
     let mut it = data.chunks_exact(32);
     for blk in &mut it {
       // Keys as u16 (a plain copy for u16 data); keeps this generic over T without reinterpreting it.
@@ -485,16 +547,27 @@ mod simd {
       let v = unsafe { _mm512_loadu_si512(keys.as_ptr().cast()) };
       t.below[0] += _mm512_cmplt_epu16_mask(v, lo0).count_ones() as u64;
       t.below[1] += _mm512_cmplt_epu16_mask(v, lo1).count_ones() as u64;
-      let mut inside = _mm512_cmple_epu16_mask(_mm512_sub_epi16(v, lo0), sp0)
-        | _mm512_cmple_epu16_mask(_mm512_sub_epi16(v, lo1), sp1);
-      while inside != 0 {
-        let lane = inside.trailing_zeros() as usize;
-        inside &= inside - 1;
-        t.add_inside(keys[lane]);
+      let inside =
+        _mm512_cmple_epu16_mask(_mm512_sub_epi16(v, lo0), sp0) | _mm512_cmple_epu16_mask(_mm512_sub_epi16(v, lo1), sp1);
+      // SAFETY: len <= BUF, so the 64-byte store at buf[len..len + 32] is inside `buf`.
+      unsafe { _mm512_storeu_si512(buf.as_mut_ptr().add(len).cast(), _mm512_maskz_compress_epi16(inside, v)) };
+      len += inside.count_ones() as usize;
+      if len >= BUF {
+        drain(t, &buf[..len]);
+        len = 0;
       }
     }
+    drain(t, &buf[..len]);
     for &x in it.remainder() {
       t.add_key(lut_index(x) as u16);
+    }
+  }
+
+  /// Adds buffered in-window keys to the histograms (slot chosen by a select, not a branch).
+  fn drain(t: &mut Tally, keys: &[u16]) {
+    for &k in keys {
+      let s = t.slot(k);
+      t.hist[s] += 1;
     }
   }
 }
@@ -505,6 +578,8 @@ mod simd {
   pub fn available() -> bool {
     false
   }
+  /// # Safety
+  /// Never called: [`available`] is false on this architecture.
   pub unsafe fn count<T: Element>(_t: &mut Tally, _data: &[T]) {
     unreachable!("bracketed counting needs AVX-512BW")
   }
@@ -534,12 +609,21 @@ mod tests {
   fn numpy_hand_cases() {
     // np.percentile([1, 2, 3, 4], 25) == 1.75; 50 -> 2.5; 0 / 100 -> min / max.
     let d = [1u16, 2, 3, 4];
-    assert_eq!(percentiles(&d, &[25.0, 50.0, 0.0, 100.0]).unwrap(), vec![1.75, 2.5, 1.0, 4.0]);
+    assert_eq!(
+      percentiles(&d, &[25.0, 50.0, 0.0, 100.0]).unwrap(),
+      vec![1.75, 2.5, 1.0, 4.0]
+    );
     let f = [4.0f32, 1.0, 3.0, 2.0];
-    assert_eq!(percentiles(&f, &[25.0, 50.0, 0.0, 100.0]).unwrap(), vec![1.75, 2.5, 1.0, 4.0]);
+    assert_eq!(
+      percentiles(&f, &[25.0, 50.0, 0.0, 100.0]).unwrap(),
+      vec![1.75, 2.5, 1.0, 4.0]
+    );
     // n == 1: every percentile is the element.
     assert_eq!(percentiles(&[7i32], &[0.0, 33.0, 100.0]).unwrap(), vec![7.0, 7.0, 7.0]);
-    assert_eq!(percentiles(&[-7i16], &[0.0, 33.0, 100.0]).unwrap(), vec![-7.0, -7.0, -7.0]);
+    assert_eq!(
+      percentiles(&[-7i16], &[0.0, 33.0, 100.0]).unwrap(),
+      vec![-7.0, -7.0, -7.0]
+    );
     // np.percentile([10, 20, 30], 90) == 28.0 (gamma 0.8 >= 0.5: b - (b - a) * 0.2)
     assert_eq!(percentiles(&[30u8, 10, 20], &[90.0]).unwrap(), vec![28.0]);
     // np.percentile(np.arange(11), 1) == 0.1 and 99 -> 9.9 (numpy prints 0.1 and 9.9 exactly)
@@ -562,8 +646,14 @@ mod tests {
     let e = percentiles::<u16>(&[], &[50.0]).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidArgument);
     for q in [-0.5, 100.5, f64::NAN, f64::INFINITY] {
-      assert_eq!(percentiles(&[1u16, 2], &[q]).unwrap_err().code, ErrorCode::InvalidArgument);
-      assert_eq!(percentiles(&[1.0f32, 2.0], &[q]).unwrap_err().code, ErrorCode::InvalidArgument);
+      assert_eq!(
+        percentiles(&[1u16, 2], &[q]).unwrap_err().code,
+        ErrorCode::InvalidArgument
+      );
+      assert_eq!(
+        percentiles(&[1.0f32, 2.0], &[q]).unwrap_err().code,
+        ErrorCode::InvalidArgument
+      );
     }
     assert_eq!(percentiles(&[1u8], &[]).unwrap(), Vec::<f64>::new());
   }
@@ -589,7 +679,11 @@ mod tests {
       }
       assert_eq!(got, select_percentiles(&as_i16, &qs), "i16 paths n={n}");
       let as_u8: Vec<u8> = u.iter().map(|&v| (v % 256) as u8).collect();
-      assert_eq!(percentiles(&as_u8, &qs).unwrap(), select_percentiles(&as_u8, &qs), "u8 n={n}");
+      assert_eq!(
+        percentiles(&as_u8, &qs).unwrap(),
+        select_percentiles(&as_u8, &qs),
+        "u8 n={n}"
+      );
     }
   }
 
@@ -597,7 +691,9 @@ mod tests {
   fn brute_force_sorted_reference() {
     let mut seed = 12345u64;
     for &n in &[1usize, 2, 5, 64, 999, 20_000] {
-      let f: Vec<f64> = (0..n).map(|_| (xorshift(&mut seed) % 1_000_000) as f64 / 7.0 - 5e4).collect();
+      let f: Vec<f64> = (0..n)
+        .map(|_| (xorshift(&mut seed) % 1_000_000) as f64 / 7.0 - 5e4)
+        .collect();
       let i: Vec<i32> = (0..n).map(|_| xorshift(&mut seed) as i32).collect();
       let s: Vec<i16> = (0..n).map(|_| xorshift(&mut seed) as i16).collect();
       for q in [0.0, 0.1, 1.0, 33.3, 50.0, 66.6, 99.0, 99.9, 100.0] {
@@ -616,7 +712,16 @@ mod tests {
     let n = BRACKET_MIN_LEN + 12_345;
     let qs = [0.0, 0.01, 1.0, 2.0, 50.0, 97.5, 99.0, 100.0];
     let u: Vec<u16> = (0..n).map(|_| (xorshift(&mut seed) % 3000) as u16 + 200).collect();
-    let skewed: Vec<u16> = (0..n).map(|_| { let r = xorshift(&mut seed); if r % 50 == 0 { (r >> 20) as u16 } else { (r % 64) as u16 } }).collect();
+    let skewed: Vec<u16> = (0..n)
+      .map(|_| {
+        let r = xorshift(&mut seed);
+        if r.is_multiple_of(50) {
+          (r >> 20) as u16
+        } else {
+          (r % 64) as u16
+        }
+      })
+      .collect();
     let s: Vec<i16> = (0..n).map(|_| xorshift(&mut seed) as i16).collect();
     let b: Vec<u8> = (0..n).map(|_| (xorshift(&mut seed) % 7) as u8).collect();
     let flat = vec![4242u16; n];
@@ -625,13 +730,21 @@ mod tests {
         let h = ValueHistogram::of(d).unwrap().percentiles_unchecked(pair);
         assert_eq!(small_int_percentiles(d, pair), h, "{pair:?}");
         let ranks: Vec<u64> = {
-          let mut r: Vec<u64> = pair.iter().flat_map(|&q| { let v = virtual_index(d.len(), q); [v.prev as u64, v.next as u64] }).collect();
+          let mut r: Vec<u64> = pair
+            .iter()
+            .flat_map(|&q| {
+              let v = virtual_index(d.len(), q);
+              [v.prev as u64, v.next as u64]
+            })
+            .collect();
           r.sort_unstable();
           r.dedup();
           r
         };
         // On these inputs the sample brackets hold, so the fast path itself must answer.
-        assert!(bracketed_order_stats(d, &ranks).is_some(), "{pair:?}");
+        if simd::available() {
+          assert!(bracketed_order_stats(d, &ranks).is_some(), "{pair:?}");
+        }
       }
       assert_eq!(percentiles(d, qs).unwrap(), select_percentiles(d, qs));
     }
@@ -644,27 +757,81 @@ mod tests {
 
   #[test]
   fn bracketed_pass_falls_back_when_the_sample_is_fooled() {
-    // The sample reads the midpoints of n / SAMPLE strata: make exactly those elements one value, so
-    // the sample sees a constant while the data do not. The fast path must notice and give up, and
-    // percentiles() must still be exact (full histogram).
+    // Make exactly the sampled elements one value, so the sample sees a constant while the data do
+    // not. The fast path must notice and give up, and percentiles() must still be exact (full histogram).
     let n = SAMPLE * 32;
     let mut seed = 7u64;
     let mut d: Vec<u16> = (0..n).map(|_| (xorshift(&mut seed) % 60000) as u16).collect();
     for i in 0..SAMPLE {
-      d[(2 * i + 1) * n / (2 * SAMPLE)] = 30000;
+      d[sample_index(i, n)] = 30000;
     }
     let qs = [1.0, 99.0];
-    let ranks: Vec<u64> = qs.iter().flat_map(|&q| { let v = virtual_index(n, q); [v.prev as u64, v.next as u64] }).collect();
+    let ranks: Vec<u64> = qs
+      .iter()
+      .flat_map(|&q| {
+        let v = virtual_index(n, q);
+        [v.prev as u64, v.next as u64]
+      })
+      .collect();
     assert!(bracketed_order_stats(&d, &ranks).is_none());
     assert_eq!(percentiles(&d, &qs).unwrap(), select_percentiles(&d, &qs));
   }
 
   #[test]
+  fn bracketed_pass_handles_periodic_rows() {
+    // A gradient across X with rows of a power-of-two width: a fixed-stride sample would alias with
+    // the row period and miss; the stratified random sample must bracket the ranks.
+    for w in [512usize, 1024, 2048, 4096] {
+      let n = BRACKET_MIN_LEN * 2;
+      let mut seed = 3u64;
+      let d: Vec<u16> = (0..n)
+        .map(|i| (300 + (i % w) * 3000 / w) as u16 + (xorshift(&mut seed) % 64) as u16)
+        .collect();
+      let ranks: Vec<u64> = [1.0, 99.0]
+        .iter()
+        .flat_map(|&q| {
+          let v = virtual_index(n, q);
+          [v.prev as u64, v.next as u64]
+        })
+        .collect();
+      let got = bracketed_order_stats(&d, &ranks);
+      if simd::available() {
+        assert!(got.is_some(), "w = {w}");
+      }
+      assert_eq!(
+        percentiles(&d, &[1.0, 99.0]).unwrap(),
+        select_percentiles(&d, &[1.0, 99.0])
+      );
+    }
+  }
+
+  #[test]
   fn virtual_index_matches_numpy() {
     // n = 4, q = 25: index 0.75 -> (0, 1, 0.75)
-    assert_eq!(virtual_index(4, 25.0), VirtualIndex { prev: 0, next: 1, gamma: 0.75 });
+    assert_eq!(
+      virtual_index(4, 25.0),
+      VirtualIndex {
+        prev: 0,
+        next: 1,
+        gamma: 0.75
+      }
+    );
     // q = 100 -> numpy's -1 indices, gamma = index + 1
-    assert_eq!(virtual_index(4, 100.0), VirtualIndex { prev: 3, next: 3, gamma: 4.0 });
-    assert_eq!(virtual_index(1, 50.0), VirtualIndex { prev: 0, next: 0, gamma: 1.0 });
+    assert_eq!(
+      virtual_index(4, 100.0),
+      VirtualIndex {
+        prev: 3,
+        next: 3,
+        gamma: 4.0
+      }
+    );
+    assert_eq!(
+      virtual_index(1, 50.0),
+      VirtualIndex {
+        prev: 0,
+        next: 0,
+        gamma: 1.0
+      }
+    );
   }
 }

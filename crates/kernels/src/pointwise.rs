@@ -41,9 +41,12 @@ pub fn create_composite<T: Element>(src: &[T], dims: Dims, weights: Option<&[f64
     Some(w) => {
       if w.len() != z {
         return Err(
-          SbError::invalid(format!("number of weights ({}) must match number of slices ({z})", w.len()))
-            .with("weights", w.len())
-            .with("slices", z),
+          SbError::invalid(format!(
+            "number of weights ({}) must match number of slices ({z})",
+            w.len()
+          ))
+          .with("weights", w.len())
+          .with("slices", z),
         );
       }
       if let Some(bad) = w.iter().find(|v| !v.is_finite()) {
@@ -110,11 +113,14 @@ pub fn apply_mask<T: Element>(src: &[T], dims: Dims, mask: &[f32], out: &mut [T]
   }
   // A 3D mask is the 2D case with plane = the whole stack.
   let period = mask.len();
-  out.par_chunks_mut(period).zip(src.par_chunks(period)).for_each(|(o, s)| {
-    for ((o, &x), &m) in o.iter_mut().zip(s).zip(mask) {
-      *o = T::from_f64((to_f32(x) * m) as f64);
-    }
-  });
+  out
+    .par_chunks_mut(period)
+    .zip(src.par_chunks(period))
+    .for_each(|(o, s)| {
+      for ((o, &x), &m) in o.iter_mut().zip(s).zip(mask) {
+        *o = T::from_f64((to_f32(x) * m) as f64);
+      }
+    });
   Ok(())
 }
 
@@ -130,7 +136,11 @@ pub struct EqualizeParams {
 
 impl Default for EqualizeParams {
   fn default() -> Self {
-    EqualizeParams { bins: 65536, range_min: 0.0, range_max: 65535.0 }
+    EqualizeParams {
+      bins: 65536,
+      range_min: 0.0,
+      range_max: 65535.0,
+    }
   }
 }
 
@@ -159,18 +169,30 @@ impl Bins {
     let step = delta / div;
     let mut edges: Vec<f64> = (0..=n)
       .map(|i| {
-        let y = if step == 0.0 { i as f64 / div * delta } else { i as f64 * step };
+        let y = if step == 0.0 {
+          i as f64 / div * delta
+        } else {
+          i as f64 * step
+        };
         round_as::<T>(y + lo)
       })
       .collect();
     edges[n] = round_as::<T>(hi);
     if edges.windows(2).any(|e| e[0] >= e[1]) {
       return Err(
-        SbError::invalid(format!("too many bins for data range: cannot create {n} finite-sized bins in [{lo}, {hi}]"))
-          .with("bins", n),
+        SbError::invalid(format!(
+          "too many bins for data range: cannot create {n} finite-sized bins in [{lo}, {hi}]"
+        ))
+        .with("bins", n),
       );
     }
-    Ok(Bins { n, edges, lo_cmp: round_as::<T>(lo), hi_cmp: round_as::<T>(hi), denom: hi - lo })
+    Ok(Bins {
+      n,
+      edges,
+      lo_cmp: round_as::<T>(lo),
+      hi_cmp: round_as::<T>(hi),
+      denom: hi - lo,
+    })
   }
 
   /// numpy's bin of `x` (already known to lie in the range), including its ±1 edge corrections.
@@ -258,7 +280,11 @@ impl EqualizeMap<'_> {
   #[inline]
   fn apply<T: Element>(&self, x: f64) -> T {
     // The bin formula is an excellent guess for interp's segment (both are about the same edges).
-    let guess = if self.bins.contains(x) { self.bins.index::<T>(x) } else { 0 };
+    let guess = if self.bins.contains(x) {
+      self.bins.index::<T>(x)
+    } else {
+      0
+    };
     let y = np_interp(x, &self.bins.edges[..self.bins.n], &self.cdf, guess);
     match self.clip {
       // np.clip(y, iinfo.min, iinfo.max).astype(T)
@@ -285,7 +311,9 @@ pub fn equalize_histogram<T: Element>(src: &[T], dims: Dims, p: &EqualizeParams,
   dims.check_len(src.len(), "stackEqualizeHistogram input")?;
   check_out(dims, out.len(), "stackEqualizeHistogram")?;
   if p.bins == 0 || p.bins > MAX_EQUALIZE_BINS {
-    return Err(SbError::invalid(format!("bins must be in [1, {MAX_EQUALIZE_BINS}], got {}", p.bins)).with("bins", p.bins));
+    return Err(
+      SbError::invalid(format!("bins must be in [1, {MAX_EQUALIZE_BINS}], got {}", p.bins)).with("bins", p.bins),
+    );
   }
   if !p.range_min.is_finite() || !p.range_max.is_finite() || p.range_min >= p.range_max {
     return Err(
@@ -329,7 +357,10 @@ pub fn equalize_histogram<T: Element>(src: &[T], dims: Dims, p: &EqualizeParams,
   let clip = int_range(T::DTYPE);
   let cdf: Vec<f64> = match (total > 0, clip) {
     (false, _) => cdf.iter().map(|&c| c as f64).collect(),
-    (true, Some((_, max))) => cdf.iter().map(|&c| ((max as i128) * (c as i128)) as i64 as f64 / total as f64).collect(),
+    (true, Some((_, max))) => cdf
+      .iter()
+      .map(|&c| ((max as i128) * (c as i128)) as i64 as f64 / total as f64)
+      .collect(),
     (true, None) => cdf.iter().map(|&c| c as f64 / total as f64).collect(),
   };
   let map = EqualizeMap { bins: &bins, cdf, clip };
@@ -399,7 +430,12 @@ impl BinMethod {
       "max" => BinMethod::Max,
       "min" => BinMethod::Min,
       other => {
-        return Err(SbError::invalid(format!("unknown binning method {other:?}; expected one of mean, sum, max, min")).with("method", other))
+        return Err(
+          SbError::invalid(format!(
+            "unknown binning method {other:?}; expected one of mean, sum, max, min"
+          ))
+          .with("method", other),
+        )
       }
     })
   }
@@ -414,7 +450,11 @@ pub fn spatial_bin_dims(dims: Dims, bin: usize) -> SbResult<Dims> {
   let (h, w) = (dims.h / bin, dims.w / bin);
   if h == 0 || w == 0 {
     return Err(
-      SbError::invalid(format!("bin_size {bin} is too large for image dimensions {}x{}", dims.h, dims.w)).with("binSize", bin),
+      SbError::invalid(format!(
+        "bin_size {bin} is too large for image dimensions {}x{}",
+        dims.h, dims.w
+      ))
+      .with("binSize", bin),
     );
   }
   Ok(Dims::new(dims.z, h, w))
@@ -440,7 +480,11 @@ pub fn spatial_bin_2d<T: Element>(src: &[T], dims: Dims, bin: usize, method: Bin
     let row = |k: usize| &src[z * plane + (oy * bin + k) * w..][..od.w * bin];
     match method {
       BinMethod::Max | BinMethod::Min => {
-        let pick = if method == BinMethod::Max { bin_max::<T> } else { bin_min::<T> };
+        let pick = if method == BinMethod::Max {
+          bin_max::<T>
+        } else {
+          bin_min::<T>
+        };
         for (ox, o) in o.iter_mut().enumerate() {
           let mut acc = row(0)[ox * bin];
           for k in 0..bin {
@@ -497,7 +541,10 @@ pub fn numpy_pairwise_sum<T: Element>(a: &[T]) -> f64 {
       }
     }
     let add = |x: f64, y: f64| round_as::<T>(x + y);
-    let mut res = add(add(add(r[0], r[1]), add(r[2], r[3])), add(add(r[4], r[5]), add(r[6], r[7])));
+    let mut res = add(
+      add(add(r[0], r[1]), add(r[2], r[3])),
+      add(add(r[4], r[5]), add(r[6], r[7])),
+    );
     for v in &a[body..] {
       res = add(res, v.to_f64());
     }
@@ -615,8 +662,16 @@ mod tests {
     assert_eq!(code(Some(&[1.0])), ErrorCode::InvalidArgument);
     assert_eq!(code(Some(&[1.0, -1.0])), ErrorCode::InvalidArgument);
     assert_eq!(code(Some(&[1.0, f64::NAN])), ErrorCode::InvalidArgument);
-    assert_eq!(create_composite(&s, d, None, &mut out[..3]).unwrap_err().code, ErrorCode::InvalidArgument);
-    assert_eq!(create_composite::<u8>(&[], Dims::new(0, 2, 2), None, &mut out).unwrap_err().code, ErrorCode::Dimension);
+    assert_eq!(
+      create_composite(&s, d, None, &mut out[..3]).unwrap_err().code,
+      ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+      create_composite::<u8>(&[], Dims::new(0, 2, 2), None, &mut out)
+        .unwrap_err()
+        .code,
+      ErrorCode::Dimension
+    );
   }
 
   #[test]
@@ -631,8 +686,14 @@ mod tests {
     let m3 = [1.0f32, 1.0, 1.0, 1.0, 0.0, 0.0, 2.0, 10.0];
     apply_mask(&s, d, &m3, &mut out).unwrap();
     assert_eq!(out, [10, 20, 30, 40, 0, 0, 140, 255]); // 800 saturates (numpy: undefined)
-    assert_eq!(apply_mask(&s, d, &[1.0; 5], &mut out).unwrap_err().code, ErrorCode::InvalidArgument);
-    assert_eq!(apply_mask(&s, d, &[1.0; 4], &mut out[..7]).unwrap_err().code, ErrorCode::InvalidArgument);
+    assert_eq!(
+      apply_mask(&s, d, &[1.0; 5], &mut out).unwrap_err().code,
+      ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+      apply_mask(&s, d, &[1.0; 4], &mut out[..7]).unwrap_err().code,
+      ErrorCode::InvalidArgument
+    );
     // f32 product then cast: 3 * 0.1f32 in f32
     let mut of = [0f64; 1];
     apply_mask(&[3.0f64], Dims::new(1, 1, 1), &[0.1], &mut of).unwrap();
@@ -670,7 +731,14 @@ mod tests {
     assert_eq!(o2, [5, 7, 13, 15, 21, 23, 29, 31]);
     // NaN propagates in max
     let mut of = [0f32; 1];
-    spatial_bin_2d(&[f32::NAN, 1.0, 2.0, 3.0], Dims::new(1, 2, 2), 2, BinMethod::Max, &mut of).unwrap();
+    spatial_bin_2d(
+      &[f32::NAN, 1.0, 2.0, 3.0],
+      Dims::new(1, 2, 2),
+      2,
+      BinMethod::Max,
+      &mut of,
+    )
+    .unwrap();
     assert!(of[0].is_nan());
   }
 
@@ -692,7 +760,12 @@ mod tests {
     let d = Dims::new(1, 3, 5);
     assert_eq!(spatial_bin_dims(d, 0).unwrap_err().code, ErrorCode::InvalidArgument);
     assert_eq!(spatial_bin_dims(d, 4).unwrap_err().code, ErrorCode::InvalidArgument);
-    assert_eq!(spatial_bin_2d(&[0u8; 15], d, 2, BinMethod::Sum, &mut [0u8; 3]).unwrap_err().code, ErrorCode::InvalidArgument);
+    assert_eq!(
+      spatial_bin_2d(&[0u8; 15], d, 2, BinMethod::Sum, &mut [0u8; 3])
+        .unwrap_err()
+        .code,
+      ErrorCode::InvalidArgument
+    );
     assert_eq!(BinMethod::parse("median").unwrap_err().code, ErrorCode::InvalidArgument);
     assert_eq!(BinMethod::parse("min").unwrap(), BinMethod::Min);
   }
@@ -709,10 +782,18 @@ mod tests {
     let mut all = [0u8; 24];
     crop(&s, d, [0, 0, 0], [2, 3, 4], &mut all).unwrap();
     assert_eq!(&all[..], &s[..]);
-    for (st, sz) in [([0, 0, 0], [0, 1, 1]), ([1, 0, 0], [2, 1, 1]), ([0, 0, 3], [1, 1, 2]), ([0, usize::MAX, 0], [1, 2, 1])] {
+    for (st, sz) in [
+      ([0, 0, 0], [0, 1, 1]),
+      ([1, 0, 0], [2, 1, 1]),
+      ([0, 0, 3], [1, 1, 2]),
+      ([0, usize::MAX, 0], [1, 2, 1]),
+    ] {
       assert_eq!(crop_dims(d, st, sz).unwrap_err().code, ErrorCode::InvalidArgument);
     }
-    assert_eq!(crop(&s, d, [0, 0, 0], [1, 1, 1], &mut out).unwrap_err().code, ErrorCode::InvalidArgument);
+    assert_eq!(
+      crop(&s, d, [0, 0, 0], [1, 1, 1], &mut out).unwrap_err().code,
+      ErrorCode::InvalidArgument
+    );
   }
 
   /// A slow, direct transcription of the numpy recipe: per element, with its own linspace, bin
@@ -788,11 +869,31 @@ mod tests {
     let d = Dims::new(2, 13, 17);
     let raw: Vec<u64> = (0..d.len()).map(|_| xorshift(&mut seed)).collect();
     let cases = [
-      EqualizeParams { bins: 256, range_min: 0.0, range_max: 65535.0 },
-      EqualizeParams { bins: 100, range_min: 10.0, range_max: 4000.0 },
-      EqualizeParams { bins: 7, range_min: -100.0, range_max: 200.5 },
-      EqualizeParams { bins: 1, range_min: 0.0, range_max: 10.0 },
-      EqualizeParams { bins: 3000, range_min: 0.0, range_max: 255.0 },
+      EqualizeParams {
+        bins: 256,
+        range_min: 0.0,
+        range_max: 65535.0,
+      },
+      EqualizeParams {
+        bins: 100,
+        range_min: 10.0,
+        range_max: 4000.0,
+      },
+      EqualizeParams {
+        bins: 7,
+        range_min: -100.0,
+        range_max: 200.5,
+      },
+      EqualizeParams {
+        bins: 1,
+        range_min: 0.0,
+        range_max: 10.0,
+      },
+      EqualizeParams {
+        bins: 3000,
+        range_min: 0.0,
+        range_max: 255.0,
+      },
     ];
     macro_rules! check {
       ($t:ty, $conv:expr) => {{
@@ -829,19 +930,51 @@ mod tests {
     let d = Dims::new(1, 2, 2);
     let mut out = [0u16; 4];
     for p in [
-      EqualizeParams { bins: 0, ..Default::default() },
-      EqualizeParams { range_min: f64::NAN, ..Default::default() },
-      EqualizeParams { range_max: f64::INFINITY, ..Default::default() },
-      EqualizeParams { range_min: 5.0, range_max: 5.0, ..Default::default() },
-      EqualizeParams { range_min: 6.0, range_max: 5.0, ..Default::default() },
-      EqualizeParams { bins: MAX_EQUALIZE_BINS + 1, ..Default::default() },
+      EqualizeParams {
+        bins: 0,
+        ..Default::default()
+      },
+      EqualizeParams {
+        range_min: f64::NAN,
+        ..Default::default()
+      },
+      EqualizeParams {
+        range_max: f64::INFINITY,
+        ..Default::default()
+      },
+      EqualizeParams {
+        range_min: 5.0,
+        range_max: 5.0,
+        ..Default::default()
+      },
+      EqualizeParams {
+        range_min: 6.0,
+        range_max: 5.0,
+        ..Default::default()
+      },
+      EqualizeParams {
+        bins: MAX_EQUALIZE_BINS + 1,
+        ..Default::default()
+      },
       // np.histogram(x, bins=2**20, range=(1, 1 + 1e-12)) raises "Too many bins for data range"
-      EqualizeParams { bins: 1 << 20, range_min: 1.0, range_max: 1.0 + 1e-12 },
+      EqualizeParams {
+        bins: 1 << 20,
+        range_min: 1.0,
+        range_max: 1.0 + 1e-12,
+      },
     ] {
-      assert_eq!(equalize_histogram(&s, d, &p, &mut out).unwrap_err().code, ErrorCode::InvalidArgument, "{p:?}");
+      assert_eq!(
+        equalize_histogram(&s, d, &p, &mut out).unwrap_err().code,
+        ErrorCode::InvalidArgument,
+        "{p:?}"
+      );
     }
     // Every value outside the range: cdf stays 0, interp gives 0 everywhere.
-    let p = EqualizeParams { bins: 4, range_min: 10.0, range_max: 20.0 };
+    let p = EqualizeParams {
+      bins: 4,
+      range_min: 10.0,
+      range_max: 20.0,
+    };
     equalize_histogram(&s, d, &p, &mut out).unwrap();
     assert_eq!(out, [0; 4]);
   }

@@ -21,7 +21,13 @@ pub enum ProjectionMethod {
   Std,
 }
 
-const METHOD_NAMES: [&str; 5] = ["max_projection", "mean_projection", "min_projection", "median_projection", "std_projection"];
+const METHOD_NAMES: [&str; 5] = [
+  "max_projection",
+  "mean_projection",
+  "min_projection",
+  "median_projection",
+  "std_projection",
+];
 
 impl ProjectionMethod {
   pub fn parse(s: &str) -> SbResult<Self> {
@@ -33,8 +39,11 @@ impl ProjectionMethod {
       "std_projection" => ProjectionMethod::Std,
       other => {
         return Err(
-          SbError::invalid(format!("unknown projection method {other:?}; valid methods: {}", METHOD_NAMES.join(", ")))
-            .with("method", other),
+          SbError::invalid(format!(
+            "unknown projection method {other:?}; valid methods: {}",
+            METHOD_NAMES.join(", ")
+          ))
+          .with("method", other),
         )
       }
     })
@@ -107,7 +116,13 @@ const BLOCK: usize = 2048;
 fn for_row_blocks<T: Element>(src: &[T], dims: Dims, out: &mut [T], f: fn(&Column<T>, &mut [T])) {
   let block = BLOCK;
   out.par_chunks_mut(block).enumerate().for_each(|(b, o)| {
-    let col = Column { src, plane: dims.plane(), start: b * block, len: o.len(), z: dims.z };
+    let col = Column {
+      src,
+      plane: dims.plane(),
+      start: b * block,
+      len: o.len(),
+      z: dims.z,
+    };
     f(&col, o);
   });
 }
@@ -343,7 +358,11 @@ fn median_rows_select<T: Element>(c: &Column<T>, out: &mut [T]) {
     let cmp = |a: &T, b: &T| a.partial_cmp(b).unwrap_or(Ordering::Equal);
     let (left, hi, _) = col.select_nth_unstable_by(mid, cmp);
     let hi = *hi;
-    let lo = if even { left.iter().copied().fold(left[0], |m, v| if v > m { v } else { m }) } else { hi };
+    let lo = if even {
+      left.iter().copied().fold(left[0], |m, v| if v > m { v } else { m })
+    } else {
+      hi
+    };
     *o = median_of(lo, hi, even);
   }
 }
@@ -430,18 +449,41 @@ mod tests {
   #[test]
   fn projections_match_naive_loop() {
     let mut seed = 99u64;
-    for &(z, h, w) in &[(1, 3, 5), (2, 4, 4), (3, 5, 7), (10, 9, 70), (13, 3, 40), (48, 2, 33), (49, 3, 5), (64, 2, 9)] {
+    for &(z, h, w) in &[
+      (1, 3, 5),
+      (2, 4, 4),
+      (3, 5, 7),
+      (10, 9, 70),
+      (13, 3, 40),
+      (48, 2, 33),
+      (49, 3, 5),
+      (64, 2, 9),
+    ] {
       let d = Dims::new(z, h, w);
       let raw: Vec<u64> = (0..d.len()).map(|_| xorshift(&mut seed)).collect();
       let u: Vec<u16> = raw.iter().map(|&v| v as u16).collect();
       let i: Vec<i16> = raw.iter().map(|&v| v as i16).collect();
       let f: Vec<f64> = raw.iter().map(|&v| (v % 1_000_000) as f64 / 64.0 - 5000.0).collect();
       let i32s: Vec<i32> = raw.iter().map(|&v| v as i32).collect();
-      for m in [ProjectionMethod::Max, ProjectionMethod::Min, ProjectionMethod::Mean, ProjectionMethod::Median, ProjectionMethod::Std] {
+      for m in [
+        ProjectionMethod::Max,
+        ProjectionMethod::Min,
+        ProjectionMethod::Mean,
+        ProjectionMethod::Median,
+        ProjectionMethod::Std,
+      ] {
         let want = naive(&u, d, m);
-        assert_eq!(run(&u, d, m), want.iter().map(|&v| u16::from_f64(v)).collect::<Vec<_>>(), "u16 {m:?} {d:?}");
+        assert_eq!(
+          run(&u, d, m),
+          want.iter().map(|&v| u16::from_f64(v)).collect::<Vec<_>>(),
+          "u16 {m:?} {d:?}"
+        );
         let want = naive(&i, d, m);
-        assert_eq!(run(&i, d, m), want.iter().map(|&v| i16::from_f64(v)).collect::<Vec<_>>(), "i16 {m:?} {d:?}");
+        assert_eq!(
+          run(&i, d, m),
+          want.iter().map(|&v| i16::from_f64(v)).collect::<Vec<_>>(),
+          "i16 {m:?} {d:?}"
+        );
         let want = naive(&i32s, d, m);
         let got = run(&i32s, d, m);
         if m == ProjectionMethod::Std {
@@ -450,7 +492,11 @@ mod tests {
             assert!((*g as f64 - w).abs() <= 1.0, "i32 std {g} vs {w}");
           }
         } else {
-          assert_eq!(got, want.iter().map(|&v| i32::from_f64(v)).collect::<Vec<_>>(), "i32 {m:?} {d:?}");
+          assert_eq!(
+            got,
+            want.iter().map(|&v| i32::from_f64(v)).collect::<Vec<_>>(),
+            "i32 {m:?} {d:?}"
+          );
         }
         // f64: same formulas in f64; the naive code sums in the same order (z ascending).
         let want = naive(&f, d, m);
@@ -495,7 +541,13 @@ mod tests {
   fn nan_propagates_like_numpy() {
     let s = [1.0f64, f64::NAN, 3.0, 4.0, 5.0, 0.0];
     let d = Dims::new(3, 1, 2);
-    for m in [ProjectionMethod::Max, ProjectionMethod::Min, ProjectionMethod::Mean, ProjectionMethod::Median, ProjectionMethod::Std] {
+    for m in [
+      ProjectionMethod::Max,
+      ProjectionMethod::Min,
+      ProjectionMethod::Mean,
+      ProjectionMethod::Median,
+      ProjectionMethod::Std,
+    ] {
       let r = run(&s, d, m);
       assert!(r[1].is_nan(), "{m:?}");
       assert!(!r[0].is_nan(), "{m:?}");
@@ -513,16 +565,37 @@ mod tests {
 
   #[test]
   fn parse_and_errors() {
-    for m in [ProjectionMethod::Max, ProjectionMethod::Mean, ProjectionMethod::Min, ProjectionMethod::Median, ProjectionMethod::Std] {
+    for m in [
+      ProjectionMethod::Max,
+      ProjectionMethod::Mean,
+      ProjectionMethod::Min,
+      ProjectionMethod::Median,
+      ProjectionMethod::Std,
+    ] {
       assert_eq!(ProjectionMethod::parse(m.name()).unwrap(), m);
     }
     let e = ProjectionMethod::parse("sum_projection").unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidArgument);
     assert!(e.message.contains("median_projection"));
     let mut out = [0u16; 4];
-    assert_eq!(project::<u16>(&[], Dims::new(0, 2, 2), ProjectionMethod::Max, &mut out).unwrap_err().code, ErrorCode::Dimension);
-    assert_eq!(project(&[0u16; 8], Dims::new(2, 2, 2), ProjectionMethod::Max, &mut out[..3]).unwrap_err().code, ErrorCode::InvalidArgument);
-    assert_eq!(project(&[0u16; 7], Dims::new(2, 2, 2), ProjectionMethod::Max, &mut out).unwrap_err().code, ErrorCode::InvalidArgument);
+    assert_eq!(
+      project::<u16>(&[], Dims::new(0, 2, 2), ProjectionMethod::Max, &mut out)
+        .unwrap_err()
+        .code,
+      ErrorCode::Dimension
+    );
+    assert_eq!(
+      project(&[0u16; 8], Dims::new(2, 2, 2), ProjectionMethod::Max, &mut out[..3])
+        .unwrap_err()
+        .code,
+      ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+      project(&[0u16; 7], Dims::new(2, 2, 2), ProjectionMethod::Max, &mut out)
+        .unwrap_err()
+        .code,
+      ErrorCode::InvalidArgument
+    );
     // empty plane is fine
     project::<u16>(&[], Dims::new(3, 0, 5), ProjectionMethod::Median, &mut []).unwrap();
   }

@@ -154,23 +154,17 @@ fn map_coordinate(c: f64, len: usize) -> f64 {
   }
 }
 
-/// `[min, max]` of a plane as f64, ignoring NaN (skimage's `_clip_warp_output` bounds).
+/// `[min, max]` of a plane as f64, ignoring NaN (skimage's `_clip_warp_output` bounds; NaN when
+/// every value is NaN). Folded in `T` so integer planes vectorise.
 pub fn finite_range<T: Element>(src: &[T]) -> (f64, f64) {
-  let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-  for &v in src {
-    let v = v.to_f64();
-    if v < lo {
-      lo = v;
-    }
-    if v > hi {
-      hi = v;
-    }
-  }
-  if lo > hi {
-    (f64::NAN, f64::NAN)
-  } else {
-    (lo, hi)
-  }
+  // Start at the first non-NaN value; a NaN never wins a comparison afterwards.
+  #[allow(clippy::eq_op)]
+  let Some(i) = src.iter().position(|v| v == v) else {
+    return (f64::NAN, f64::NAN);
+  };
+  let first = src[i];
+  let (lo, hi) = src[i..].iter().fold((first, first), |(lo, hi), &v| (if v < lo { v } else { lo }, if v > hi { v } else { hi }));
+  (lo.to_f64(), hi.to_f64())
 }
 
 /// `np.clip(v, lo, hi)` (NaN passes through).
@@ -185,38 +179,67 @@ pub fn clip(v: f64, lo: f64, hi: f64) -> f64 {
   }
 }
 
+/// Pixels per register block of the Gaussian passes.
+const TAP_BLOCK: usize = 64;
+
+/// `out[x] = S(c[x] * k[0] + sum over j = r..1 of (lo_j[x] + hi_j[x]) * k[j])`: scipy's
+/// symmetric-kernel correlation (`pairs[i]` is the pair at offset `j = r - i`, outermost first),
+/// with each block of accumulators kept in registers across the taps.
+fn symmetric_taps<V: Element, S: Real>(center: &[V], pairs: &[(&[V], &[V])], k: &[f64], out: &mut [S]) {
+  let n = out.len();
+  let r = pairs.len();
+  let one = |x: usize| {
+    let mut a = center[x].to_f64() * k[0];
+    for (i, (l, h)) in pairs.iter().enumerate() {
+      a += (l[x].to_f64() + h[x].to_f64()) * k[r - i];
+    }
+    a
+  };
+  let full = n / TAP_BLOCK * TAP_BLOCK;
+  for bx in (0..full).step_by(TAP_BLOCK) {
+    let c: &[V; TAP_BLOCK] = center[bx..bx + TAP_BLOCK].try_into().unwrap();
+    let mut a = [0.0f64; TAP_BLOCK];
+    for i in 0..TAP_BLOCK {
+      a[i] = c[i].to_f64() * k[0];
+    }
+    for (i, (l, h)) in pairs.iter().enumerate() {
+      let (l, h): (&[V; TAP_BLOCK], &[V; TAP_BLOCK]) = (l[bx..bx + TAP_BLOCK].try_into().unwrap(), h[bx..bx + TAP_BLOCK].try_into().unwrap());
+      let kj = k[r - i];
+      for x in 0..TAP_BLOCK {
+        a[x] += (l[x].to_f64() + h[x].to_f64()) * kj;
+      }
+    }
+    for (o, &v) in out[bx..bx + TAP_BLOCK].iter_mut().zip(&a) {
+      *o = S::from_f64(v);
+    }
+  }
+  for x in full..n {
+    out[x] = S::from_f64(one(x));
+  }
+}
+
 /// Row `y` of `gaussian_filter1d(axis=0, mode='mirror')` of the plane, stored as `S`.
-fn gaussian_rows<T: Element, S: Real>(src: &[T], h: usize, w: usize, y: usize, k: &[f64], acc: &mut [f64], out: &mut [S]) {
+fn gaussian_v<T: Element, S: Real>(src: &[T], h: usize, w: usize, y: usize, k: &[f64], out: &mut [S]) {
   let row = |i: isize| {
     let r = mirror_index(i, h);
     &src[r * w..(r + 1) * w]
   };
-  let y = y as isize;
-  for (a, &v) in acc.iter_mut().zip(row(y)) {
-    *a = v.to_f64() * k[0];
-  }
-  for j in (1..k.len()).rev() {
-    let (lo, hi, wj) = (row(y - j as isize), row(y + j as isize), k[j]);
-    for ((a, &l), &r) in acc.iter_mut().zip(lo).zip(hi) {
-      *a += (l.to_f64() + r.to_f64()) * wj;
-    }
-  }
-  for (o, &a) in out.iter_mut().zip(acc.iter()) {
-    *o = S::from_f64(a);
-  }
+  let (y, r) = (y as isize, k.len() as isize - 1);
+  let pairs: Vec<(&[T], &[T])> = (1..=r).rev().map(|j| (row(y - j), row(y + j))).collect();
+  symmetric_taps(row(y), &pairs, k, out);
 }
 
-/// `gaussian_filter1d` along a row at column `x` (already mirrored into `v`'s range).
-#[inline]
-fn gaussian_at<S: Real>(v: &[S], x: usize, k: &[f64]) -> f64 {
-  let n = v.len();
-  let mut acc = v[x].to_f64() * k[0];
-  for j in (1..k.len()).rev() {
-    let l = v[mirror_index(x as isize - j as isize, n)].to_f64();
-    let r = v[mirror_index(x as isize + j as isize, n)].to_f64();
-    acc += (l + r) * k[j];
-  }
-  acc
+/// `gaussian_filter1d(axis=1, mode='mirror')` of one row `v` in place (stored as `S`); `pad` is
+/// scratch. Computed for every column (vectorised) although the zoom reads only some.
+fn gaussian_h<S: Real>(v: &mut [S], k: &[f64], pad: &mut Vec<f64>) {
+  let (w, r) = (v.len(), k.len() - 1);
+  pad.clear();
+  let edge = |i: usize| v[mirror_index(i as isize - r as isize, w)].to_f64();
+  pad.extend((0..r).map(edge));
+  pad.extend(v.iter().map(|x| x.to_f64()));
+  pad.extend((r + w..w + 2 * r).map(edge));
+  let pairs: Vec<(&[f64], &[f64])> = (1..=r).rev().map(|j| (&pad[r - j..r - j + w], &pad[r + j..r + j + w])).collect();
+  symmetric_taps(&pad[r..r + w], &pairs, k, v);
 }
 
 /// `skimage.transform.resize(src, (oh, ow), order=1, mode='reflect', preserve_range=True,
@@ -234,31 +257,31 @@ pub fn resize_linear<T: Element, S: Real>(src: &[T], h: usize, w: usize, oh: usi
   let (sy, sx) = if anti_aliasing { (antialias_sigma(h, oh), antialias_sigma(w, ow)) } else { (None, None) };
   let ky = sy.map(gaussian_half_kernel);
   let kx = sx.map(gaussian_half_kernel);
+  let zero = S::from_f64(0.0);
   out.par_chunks_mut(ow).enumerate().for_each_init(
-    || (vec![0.0f64; w], vec![S::from_f64(0.0); w], vec![S::from_f64(0.0); w]),
-    |(acc, r0, r1), (o, orow)| {
-      // The two (filtered) input rows this output row interpolates.
+    || (vec![zero; w], vec![zero; w], Vec::new()),
+    |(r0, r1, pad), (o, orow)| {
+      // The two filtered input rows this output row interpolates (the zoom's input dtype is S).
       for (y, r) in [(ay.i0[o], &mut *r0), (ay.i1[o], &mut *r1)] {
         match &ky {
-          Some(k) => gaussian_rows(src, h, w, y, k, acc, r),
+          Some(k) => gaussian_v(src, h, w, y, k, r),
           None => {
             for (d, &s) in r.iter_mut().zip(&src[y * w..(y + 1) * w]) {
               *d = S::from_f64(s.to_f64());
             }
           }
         }
+        if let Some(k) = &kx {
+          gaussian_h(r, k, pad);
+        }
       }
       let (a0, a1) = (ay.w0[o], ay.w1[o]);
-      let sample = |r: &[S], x: usize| match &kx {
-        Some(k) => S::from_f64(gaussian_at(r, x, k)).to_f64(),
-        None => r[x].to_f64(),
-      };
       for (p, d) in orow.iter_mut().enumerate() {
         let (x0, x1, b0, b1) = (ax.i0[p], ax.i1[p], ax.w0[p], ax.w1[p]);
-        let mut t = sample(r0, x0) * a0 * b0;
-        t += sample(r0, x1) * a0 * b1;
-        t += sample(r1, x0) * a1 * b0;
-        t += sample(r1, x1) * a1 * b1;
+        let mut t = r0[x0].to_f64() * a0 * b0;
+        t += r0[x1].to_f64() * a0 * b1;
+        t += r1[x0].to_f64() * a1 * b0;
+        t += r1[x1].to_f64() * a1 * b1;
         *d = S::from_f64(clip(S::from_f64(t).to_f64(), lo, hi));
       }
     },
@@ -269,12 +292,16 @@ pub fn resize_linear<T: Element, S: Real>(src: &[T], h: usize, w: usize, oh: usi
 /// the rows directly (the top-hat fuses it with its subtraction).
 ///
 /// Row `y` equals row `y` of `skimage.transform.resize(src, (h, w), order=1, mode='reflect',
-/// preserve_range=True, anti_aliasing=False)` as f64 (before rounding to the working type `S`).
+/// preserve_range=True, anti_aliasing=False)` (rounded to the working type `S`, clipped), as f64.
 pub struct Upsampler<'a, S> {
   src: &'a [S],
   ws: usize,
   ay: LinearAxis,
-  ax: LinearAxis,
+  /// Output columns grouped in runs that read the same two source columns:
+  /// `(i0, i1, start, end)`, with the per-column weights alongside.
+  runs: Vec<(usize, usize, usize, usize)>,
+  bx0: Vec<f64>,
+  bx1: Vec<f64>,
   /// skimage's clip bounds: the source's `[min, max]`.
   pub lo: f64,
   pub hi: f64,
@@ -284,25 +311,34 @@ impl<'a, S: Real> Upsampler<'a, S> {
   pub fn new(src: &'a [S], hs: usize, ws: usize, h: usize, w: usize) -> Self {
     assert_eq!(src.len(), hs * ws, "upsample: src has {} elements, expected {hs}x{ws}", src.len());
     let (lo, hi) = finite_range(src);
-    Upsampler { src, ws, ay: LinearAxis::new(hs, h), ax: LinearAxis::new(ws, w), lo, hi }
+    let ax = LinearAxis::new(ws, w);
+    let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for p in 0..w {
+      match runs.last_mut() {
+        Some(run) if run.0 == ax.i0[p] && run.1 == ax.i1[p] => run.3 = p + 1,
+        _ => runs.push((ax.i0[p], ax.i1[p], p, p + 1)),
+      }
+    }
+    Upsampler { src, ws, ay: LinearAxis::new(hs, h), runs, bx0: ax.w0, bx1: ax.w1, lo, hi }
   }
 
-  /// Output row `y` into `row` (length `w`), rounded to `S` and clipped; `u` is scratch.
-  pub fn row(&self, y: usize, row: &mut [f64], u: &mut Vec<f64>) {
+  /// Output row `y` into `row` (its length is the output width).
+  pub fn row(&self, y: usize, row: &mut [f64]) {
     let ws = self.ws;
     let (y0, y1, a0, a1) = (self.ay.i0[y], self.ay.i1[y], self.ay.w0[y], self.ay.w1[y]);
-    // value * wy is the first product of each corner term; precompute it per source column.
-    u.clear();
-    u.extend(self.src[y0 * ws..(y0 + 1) * ws].iter().map(|&v| v.to_f64() * a0));
-    u.extend(self.src[y1 * ws..(y1 + 1) * ws].iter().map(|&v| v.to_f64() * a1));
-    let (u0, u1) = u.split_at(ws);
-    let ax = &self.ax;
-    for ((((d, &x0), &x1), &b0), &b1) in row.iter_mut().zip(&ax.i0).zip(&ax.i1).zip(&ax.w0).zip(&ax.w1) {
-      let mut t = u0[x0] * b0;
-      t += u0[x1] * b1;
-      t += u1[x0] * b0;
-      t += u1[x1] * b1;
-      *d = clip(S::from_f64(t).to_f64(), self.lo, self.hi);
+    let (r0, r1) = (&self.src[y0 * ws..(y0 + 1) * ws], &self.src[y1 * ws..(y1 + 1) * ws]);
+    for &(i0, i1, start, end) in &self.runs {
+      // The corner terms are (value * wy) * wx, summed in scipy's order.
+      let (c00, c01) = (r0[i0].to_f64() * a0, r0[i1].to_f64() * a0);
+      let (c10, c11) = (r1[i0].to_f64() * a1, r1[i1].to_f64() * a1);
+      let dst = &mut row[start..end];
+      for ((d, &b0), &b1) in dst.iter_mut().zip(&self.bx0[start..end]).zip(&self.bx1[start..end]) {
+        let mut t = c00 * b0;
+        t += c01 * b1;
+        t += c10 * b0;
+        t += c11 * b1;
+        *d = clip(S::from_f64(t).to_f64(), self.lo, self.hi);
+      }
     }
   }
 }

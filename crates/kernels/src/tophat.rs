@@ -100,9 +100,9 @@ fn tophat_slice<T: Element, S: Real>(src: &[T], h: usize, w: usize, p: &TophatPa
 fn subtract_upsampled<T: Element, S: Real>(src: &[T], h: usize, w: usize, background: &[S], hs: usize, ws: usize, out: &mut [T]) {
   let up = Upsampler::new(background, hs, ws, h, w);
   out.par_chunks_mut(w).zip(src.par_chunks(w)).enumerate().for_each_init(
-    || (vec![0.0f64; w], Vec::new()),
-    |(bg, scratch), (y, (orow, srow))| {
-      up.row(y, bg, scratch);
+    || vec![0.0f64; w],
+    |bg, (y, (orow, srow))| {
+      up.row(y, bg);
       for ((o, &s), &b) in orow.iter_mut().zip(srow).zip(bg.iter()) {
         // slice - background in the working type (f32 - f32 for float32, else f64), then
         // np.maximum(., 0) (NaN stays NaN) and astype (truncation).

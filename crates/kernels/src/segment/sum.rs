@@ -16,7 +16,7 @@ const PAR_MIN: usize = 1 << 16;
 
 /// `np.sum(a)` for a contiguous float64 array `a` (numpy's pairwise summation, same rounding).
 pub fn numpy_sum_f64(a: &[f64]) -> f64 {
-  0.0 + pairwise(a)
+  0.0 + pairwise(a, &|v| v)
 }
 
 /// numpy's `np.mean(a)`: the pairwise sum divided by the length (NaN when empty, as numpy's 0/0).
@@ -24,42 +24,50 @@ pub(crate) fn numpy_mean_f64(a: &[f64]) -> f64 {
   numpy_sum_f64(a) / a.len() as f64
 }
 
-fn pairwise(a: &[f64]) -> f64 {
+/// `np.mean(f(a))` for the float64 array `f(a)` without materialising it: the same pairwise tree
+/// over the mapped values, so the same bits. Lets callers keep f32 buffers (half the traffic).
+pub(crate) fn numpy_mean_by<T: Copy + Sync, F: Fn(T) -> f64 + Sync>(a: &[T], f: F) -> f64 {
+  (0.0 + pairwise(a, &f)) / a.len() as f64
+}
+
+fn pairwise<T: Copy + Sync, F: Fn(T) -> f64 + Sync>(a: &[T], f: &F) -> f64 {
   let n = a.len();
   if n < 8 {
     let mut res = 0.0;
     for &v in a {
-      res += v;
+      res += f(v);
     }
     res
   } else if n <= PW_BLOCKSIZE {
-    block8(a)
+    block8(a, f)
   } else {
     let mut n2 = n / 2;
     n2 -= n2 % 8;
     let (lo, hi) = a.split_at(n2);
     if n >= PAR_MIN {
-      let (x, y) = join(|| pairwise(lo), || pairwise(hi));
+      let (x, y) = join(|| pairwise(lo, f), || pairwise(hi, f));
       x + y
     } else {
-      pairwise(lo) + pairwise(hi)
+      pairwise(lo, f) + pairwise(hi, f)
     }
   }
 }
 
 /// The 8-accumulator base case for `8 <= a.len() <= 128`.
-fn block8(a: &[f64]) -> f64 {
+fn block8<T: Copy, F: Fn(T) -> f64>(a: &[T], f: &F) -> f64 {
   let mut r = [0.0f64; 8];
-  r.copy_from_slice(&a[..8]);
+  for (acc, &v) in r.iter_mut().zip(&a[..8]) {
+    *acc = f(v);
+  }
   let body = a.len() - a.len() % 8;
   for c in a[8..body].chunks_exact(8) {
     for (acc, &v) in r.iter_mut().zip(c) {
-      *acc += v;
+      *acc += f(v);
     }
   }
   let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
   for &v in &a[body..] {
-    res += v;
+    res += f(v);
   }
   res
 }

@@ -1,6 +1,7 @@
 //! Global thresholds: Otsu and Li, computed exactly as scikit-image 0.26 does for a float64 image.
 
-use super::sum::numpy_mean_f64;
+use super::sum::numpy_mean_by;
+use std::borrow::Cow;
 use rayon::prelude::*;
 use stackbridge_core::{SbError, SbResult};
 
@@ -164,45 +165,129 @@ fn otsu_index(counts: &[u64], centers: &[f64]) -> usize {
 /// pairwise summation in raster order, so they are bit-identical; `ln` is the platform's, which
 /// may differ from numpy's SIMD `log` in the last bit.
 pub fn threshold_li(img: &[f32]) -> SbResult<f64> {
-  let vals: Vec<f32> = img.par_iter().copied().filter(|v| !v.is_nan()).collect();
+  let vals = keep(img, |v| !v.is_nan());
   let Some(&first) = vals.first() else {
     return Err(SbError::invalid("threshold_li needs at least one non-NaN pixel"));
   };
   if vals.par_iter().all(|&v| v == first) {
     return Ok(first as f64);
   }
-  let finite: Vec<f32> = vals.into_par_iter().filter(|v| v.is_finite()).collect();
+  let finite = keep(&vals, |v| v.is_finite());
   if finite.is_empty() {
     return Ok(0.0);
   }
   let min = finite.par_iter().copied().reduce(|| f32::INFINITY, f32::min) as f64;
-  let image: Vec<f64> = finite.par_iter().map(|&v| v as f64 - min).collect();
-  let tolerance = min_positive_gap(&image)
+  // The float64 image after `image -= image_min`, computed on the fly from the f32 values.
+  let shifted = |v: f32| v as f64 - min;
+  let tolerance = min_positive_gap(&finite, shifted)
     .ok_or_else(|| SbError::invalid("threshold_li: the image has a single finite value besides infinities"))?
     / 2.0;
-  Ok(li_iterate(&image, tolerance) + min)
+  Ok(li_iterate(&finite, shifted, tolerance) + min)
 }
 
-/// `np.min(np.diff(np.unique(image)))`, or `None` when there is a single distinct value.
-fn min_positive_gap(image: &[f64]) -> Option<f64> {
-  let mut sorted = image.to_vec();
-  sorted.par_sort_unstable_by(|a, b| a.total_cmp(b));
-  sorted.windows(2).filter(|p| p[1] > p[0]).map(|p| p[1] - p[0]).reduce(f64::min)
+/// `img[pred(img)]`, in order; borrowed when every value passes.
+fn keep(img: &[f32], pred: impl Fn(&f32) -> bool + Sync) -> Cow<'_, [f32]> {
+  if img.par_iter().all(&pred) {
+    Cow::Borrowed(img)
+  } else {
+    Cow::Owned(img.par_iter().copied().filter(|v| pred(v)).collect())
+  }
 }
 
-/// The float branch of scikit-image's loop, on the min-shifted image.
-fn li_iterate(image: &[f64], tolerance: f64) -> f64 {
-  let mut t_next = numpy_mean_f64(image);
+/// `np.min(np.diff(np.unique(image)))` of the shifted image, or `None` when there is a single
+/// distinct value. Sorting the f32 values (a radix sort of order-preserving keys) sorts the
+/// shifted values too, as the shift is monotone; the gaps are taken on the shifted values, so
+/// values the shift merges count as one, as in `np.unique`.
+fn min_positive_gap(vals: &[f32], shifted: impl Fn(f32) -> f64) -> Option<f64> {
+  let mut keys: Vec<u32> = vals.par_iter().map(|&v| ordered_key(v)).collect();
+  radix_sort(&mut keys);
+  keys
+    .windows(2)
+    .filter(|p| p[0] != p[1])
+    .map(|p| shifted(from_ordered_key(p[1])) - shifted(from_ordered_key(p[0])))
+    .filter(|&d| d > 0.0)
+    .reduce(f64::min)
+}
+
+/// Maps a non-NaN f32 to a u32 with the same order (`-0.0` just below `0.0`).
+fn ordered_key(v: f32) -> u32 {
+  let b = v.to_bits();
+  if b >> 31 == 1 {
+    !b
+  } else {
+    b | 0x8000_0000
+  }
+}
+
+fn from_ordered_key(k: u32) -> f32 {
+  f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k })
+}
+
+/// LSD radix sort in two passes of 16 bits (both digit histograms from one counting pass); a pass
+/// whose digit is the same for every key is skipped.
+fn radix_sort(keys: &mut Vec<u32>) {
+  let tasks = rayon::current_num_threads().max(1);
+  let (lo, hi) = keys
+    .par_chunks(keys.len().div_ceil(tasks).max(1))
+    .map(|c| {
+      let mut lo = vec![0u32; 1 << 16];
+      let mut hi = vec![0u32; 1 << 16];
+      for &k in c {
+        lo[(k & 0xffff) as usize] += 1;
+        hi[(k >> 16) as usize] += 1;
+      }
+      (lo, hi)
+    })
+    .reduce(
+      || (vec![0u32; 1 << 16], vec![0u32; 1 << 16]),
+      |(mut a, mut b), (c, d)| {
+        a.iter_mut().zip(&c).for_each(|(x, y)| *x += y);
+        b.iter_mut().zip(&d).for_each(|(x, y)| *x += y);
+        (a, b)
+      },
+    );
+  let mut buf = vec![0u32; keys.len()];
+  for (shift, mut offset) in [(0u32, lo), (16, hi)] {
+    if offset.iter().any(|&c| c as usize == keys.len()) {
+      continue;
+    }
+    let mut sum = 0u32;
+    for o in offset.iter_mut() {
+      let c = *o;
+      *o = sum;
+      sum += c;
+    }
+    for &k in keys.iter() {
+      let d = ((k >> shift) & 0xffff) as usize;
+      buf[offset[d] as usize] = k;
+      offset[d] += 1;
+    }
+    std::mem::swap(keys, &mut buf);
+  }
+}
+
+/// The float branch of scikit-image's loop on the shifted image (`shifted(v)` for each `v`).
+fn li_iterate(vals: &[f32], shifted: impl Fn(f32) -> f64 + Sync + Copy, tolerance: f64) -> f64 {
+  let mut t_next = numpy_mean_by(vals, shifted);
   let mut t_curr = -2.0 * tolerance;
   let mut iter = 0;
+  let (mut fore, mut back) = (Vec::with_capacity(vals.len()), Vec::with_capacity(vals.len()));
   while (t_next - t_curr).abs() > tolerance && iter < LI_MAX_ITER {
     iter += 1;
     t_curr = t_next;
-    let fore: Vec<f64> = image.par_iter().copied().filter(|&v| v > t_curr).collect();
-    // `~foreground`; the shifted image holds no NaN, so this is `<=`.
-    let back: Vec<f64> = image.par_iter().copied().filter(|&v| v <= t_curr).collect();
-    let mean_fore = numpy_mean_f64(&fore);
-    let mean_back = numpy_mean_f64(&back);
+    // image[foreground] and image[~foreground], in raster order (~(v > t) is v <= t: no NaN
+    // here). One sequential pass: cheaper than two parallel filters collecting into lists.
+    fore.clear();
+    back.clear();
+    for &v in vals {
+      if shifted(v) > t_curr {
+        fore.push(v);
+      } else {
+        back.push(v);
+      }
+    }
+    let mean_fore = numpy_mean_by(&fore, shifted);
+    let mean_back = numpy_mean_by(&back, shifted);
     if mean_back == 0.0 {
       break;
     }

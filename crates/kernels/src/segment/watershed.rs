@@ -238,7 +238,7 @@ fn flood<P: Priority>(image: &[f32], markers: &[u32], mask: &[bool], h: usize, w
   while let Some((p, Px { index, label })) = heap.pop() {
     // The flood jumps across the whole plane, so the image and label rows around a popped pixel
     // are rarely cached: start fetching those of the next pixel to pop while this one is handled.
-    if let Some(next) = heap.px.first().filter(|_| false) {
+    if let Some(next) = heap.px.first() {
       for i in [next.index.wrapping_sub(w), next.index, next.index + w] {
         prefetch(image, i);
         prefetch(out, i);
