@@ -44,3 +44,27 @@ test.serial('the README tour does what the README says', async (t) => {
   stack.dispose();
   t.throws(() => stack.shape, { instanceOf: DisposedError });
 });
+
+// The README's processors tour, as written (raw = the golden nuclei stack).
+test.serial('the README processors tour does what the README says', async (t) => {
+  const { stackPercentileNormalize, tophat, createProjection } = await import('../ts/processors/torch.js');
+  const { countCellsSingleChannel, writeCellCounts } = await import('../ts/analysis.js');
+  const { loadNpy, manifest } = await import('./helpers/golden.js');
+  const { mkdtemp, readFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const raw = loadNpy(manifest.counting.input);
+
+  const normalized = (await stackPercentileNormalize(raw)) as NDArray;
+  t.is(normalized.dtype, 'uint16');
+  const background = (await tophat(normalized, { selemRadius: 50 })) as NDArray;
+  const mip = (await createProjection(background, { method: 'max_projection' })) as NDArray;
+  t.deepEqual(mip.shape, [1, 256, 256]);
+  const [, cells] = await countCellsSingleChannel(background, { detectionMethod: 'blob_log' });
+  t.is(cells.length, 3);
+  t.is(cells[0]!.cellCount, cells[0]!.positions.length);
+  t.true(cells[0]!.cellCount > 50);
+  const dir = await mkdtemp(`${tmpdir()}/sb-readme-`);
+  const written = await writeCellCounts(cells, `${dir}/cell_counts`);
+  t.deepEqual(written, [`${dir}/cell_counts.json`, `${dir}/cell_counts_details.csv`]);
+  t.is(JSON.parse(await readFile(written[0]!, 'utf8')).analysis_type, 'single_channel_cell_counting');
+});

@@ -66,7 +66,7 @@ pub fn median_disk_plane_f32(src: &[f32], h: usize, w: usize, r: usize, out: &mu
   }
   // Offsets beyond the plane all clamp to the edge: a radius larger than the plane needs no more
   // distinct samples, but the counts still matter, so only overflow-proof it.
-  let r = r.min(1 << 15);
+  let r = r.min(1 << 14);
   match r {
     0 => out.copy_from_slice(src),
     1 => median_cross(src, h, w, out),
