@@ -130,7 +130,8 @@ pub fn blob_dog(img: &[f32], h: usize, w: usize, p: &BlobDogParams) -> SbResult<
     return Err(SbError::invalid(format!("sigma_ratio must be a finite number > 1, got {}", p.sigma_ratio)).with("sigma_ratio", p.sigma_ratio));
   }
   let kf = (p.max_sigma / p.min_sigma).ln() / p.sigma_ratio.ln() + 1.0;
-  if !(kf < MAX_SCALES as f64) {
+  // NaN cannot occur (finite, positive inputs), but a non-number would be rejected too.
+  if kf.is_nan() || kf >= MAX_SCALES as f64 {
     return Err(SbError::invalid(format!("sigma_ratio {} is too close to 1: it needs more than {MAX_SCALES} scales", p.sigma_ratio)));
   }
   let k = kf as usize;
@@ -359,4 +360,230 @@ fn compute_disk_overlap(d: f64, r1: f64, r2: f64) -> f64 {
   let dd = d + r2 + r1;
   let area = r1 * r1 * acos1 + r2 * r2 * acos2 - 0.5 * (a * b * c * dd).abs().sqrt();
   area / (std::f64::consts::PI * r1.min(r2).powi(2))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use stackbridge_core::ErrorCode;
+
+  /// Gaussian spots `(cy, cx, sigma, amplitude)` on a background, as f32.
+  fn spots(h: usize, w: usize, list: &[(f64, f64, f64, f64)], bg: impl Fn(f64, f64) -> f64) -> Vec<f32> {
+    let mut img = vec![0f32; h * w];
+    for y in 0..h {
+      for x in 0..w {
+        let (yf, xf) = (y as f64, x as f64);
+        let v: f64 = list.iter().map(|&(cy, cx, s, a)| a * (-((yf - cy).powi(2) + (xf - cx).powi(2)) / (2.0 * s * s)).exp()).sum();
+        img[y * w + x] = (v + bg(yf, xf)) as f32;
+      }
+    }
+    img
+  }
+
+  /// The image of the scikit-image literals below (24 x 26).
+  fn tiny() -> Vec<f32> {
+    spots(24, 26, &[(7.0, 8.0, 1.5, 1.0), (16.0, 17.0, 2.5, 0.7)], |y, x| 0.05 * (x * 0.7).sin() * (y * 0.3).cos())
+  }
+
+  fn triples(b: &[Blob]) -> Vec<(f64, f64, f64)> {
+    b.iter().map(|b| (b.y, b.x, b.sigma)).collect()
+  }
+
+  fn assert_blobs(got: &[Blob], want: &[(f64, f64, f64)]) {
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for (g, w) in got.iter().zip(want) {
+      assert_eq!((g.y, g.x), (w.0, w.1), "{got:?}");
+      assert!((g.sigma - w.2).abs() < 1e-9, "{got:?}");
+    }
+  }
+
+  #[test]
+  fn tiny_matches_skimage() {
+    let img = tiny();
+    // skimage.feature.blob_log(img, min_sigma=1, max_sigma=4, num_sigma=4, threshold=0.05), img as
+    // float64 (the f32 values widened), scikit-image 0.26
+    let p = BlobLogParams { min_sigma: 1.0, max_sigma: 4.0, num_sigma: 4, threshold: 0.05, overlap: 0.5 };
+    assert_blobs(&blob_log(&img, 24, 26, &p).unwrap(), &[(7.0, 8.0, 2.0), (16.0, 17.0, 3.0)]);
+    // skimage.feature.blob_log(img, 1, 10, 10, 0.1, 0.5)
+    assert_blobs(&blob_log(&img, 24, 26, &BlobLogParams::default()).unwrap(), &[(7.0, 8.0, 2.0), (16.0, 17.0, 3.0)]);
+    // skimage.feature.blob_dog(img, 1, 10, 1.6, 0.1, 0.5)
+    assert_blobs(&blob_dog(&img, 24, 26, &BlobDogParams::default()).unwrap(), &[(7.0, 8.0, 1.0), (16.0, 17.0, 1.6)]);
+    // skimage.feature.blob_dog(img, 0.8, 5, 1.3, 0.02, 0.3): low threshold, border peaks, order
+    let p = BlobDogParams { min_sigma: 0.8, max_sigma: 5.0, sigma_ratio: 1.3, threshold: 0.02, overlap: 0.3 };
+    assert_blobs(
+      &blob_dog(&img, 24, 26, &p).unwrap(),
+      &[
+        (7.0, 8.0, 1.3520000000000003),
+        (16.0, 17.0, 2.2848800000000007),
+        (0.0, 20.0, 1.7576),
+        (0.0, 11.0, 1.3520000000000003),
+        (21.0, 3.0, 1.3520000000000003),
+        (0.0, 3.0, 1.3520000000000003),
+        (9.0, 25.0, 1.7576),
+      ],
+    );
+  }
+
+  #[test]
+  fn finds_separated_spots_exactly() {
+    // Integer centres, sigmas on the LoG scale list: the scale-normalised LoG of a Gaussian blob
+    // of std s peaks at sigma = s.
+    let truth = [(30.0, 40.0, 2.0, 0.8), (90.0, 100.0, 4.0, 0.6), (100.0, 30.0, 3.0, 0.9), (40.0, 110.0, 5.0, 0.7)];
+    let img = spots(128, 140, &truth, |_, _| 0.05);
+    let found = blob_log(&img, 128, 140, &BlobLogParams::default()).unwrap();
+    assert_eq!(found.len(), truth.len(), "{found:?}");
+    for &(cy, cx, s, _) in &truth {
+      let b = found.iter().find(|b| b.y == cy && b.x == cx).unwrap_or_else(|| panic!("no blob at ({cy}, {cx}): {found:?}"));
+      assert_eq!(b.sigma, s);
+    }
+    // Ordered by cube value descending: the strongest normalised response first. All four have
+    // comparable responses; just check it is a permutation and deterministic.
+    assert_eq!(triples(&found), triples(&blob_log(&img, 128, 140, &BlobLogParams::default()).unwrap()));
+
+    let found = blob_dog(&img, 128, 140, &BlobDogParams::default()).unwrap();
+    assert_eq!(found.len(), truth.len(), "{found:?}");
+    for &(cy, cx, s, _) in &truth {
+      let b = found.iter().find(|b| b.y == cy && b.x == cx).unwrap_or_else(|| panic!("no DoG blob at ({cy}, {cx}): {found:?}"));
+      // DoG detects at the lower sigma of the pair bracketing the blob: within a ratio step.
+      assert!(b.sigma <= s && b.sigma * 1.6 * 1.6 > s, "sigma {} for {s}", b.sigma);
+    }
+  }
+
+  #[test]
+  fn constant_image_has_no_blobs() {
+    for v in [0.0f32, 0.3, 1.0] {
+      let img = vec![v; 40 * 50];
+      assert!(blob_log(&img, 40, 50, &BlobLogParams::default()).unwrap().is_empty());
+      assert!(blob_dog(&img, 40, 50, &BlobDogParams::default()).unwrap().is_empty());
+      // Even with a threshold below every cube value: a cube equal to its max filter everywhere
+      // has no peaks (scikit-image's "trivial image").
+      let p = BlobLogParams { threshold: -1.0, num_sigma: 1, ..BlobLogParams::default() };
+      assert!(blob_log(&img, 40, 50, &p).unwrap().is_empty());
+    }
+    assert!(blob_log(&[], 0, 0, &BlobLogParams::default()).unwrap().is_empty());
+  }
+
+  #[test]
+  fn overlap_matches_skimage() {
+    // skimage.feature.blob._blob_overlap(np.array([0., 0., 1.]), np.array([0., np.sqrt(2), 1.]))
+    let a = Blob { y: 0.0, x: 0.0, sigma: 1.0 };
+    let b = Blob { y: 0.0, x: 2f64.sqrt(), sigma: 1.0 };
+    assert!((blob_overlap(&a, &b) - 0.39100221895577075).abs() < 1e-15);
+    // skimage.feature.blob._blob_overlap(np.array([0., 0., 2.]), np.array([1., 2., 1.5]))
+    let a = Blob { y: 0.0, x: 0.0, sigma: 2.0 };
+    let b = Blob { y: 1.0, x: 2.0, sigma: 1.5 };
+    assert!((blob_overlap(&a, &b) - 0.5900487715294458).abs() < 1e-15);
+    // Hand values: concentric -> 1, far apart -> 0; the lens of two unit disks at distance 1
+    // (after scaling by sigma·√2) covers (2π/3 − √3/2)/π of each.
+    let c = Blob { y: 5.0, x: 5.0, sigma: 3.0 };
+    assert_eq!(blob_overlap(&c, &Blob { sigma: 1.0, ..c }), 1.0);
+    assert_eq!(blob_overlap(&c, &Blob { y: 50.0, ..c }), 0.0);
+    let d = Blob { x: 5.0 + 3.0 * 2f64.sqrt(), ..c };
+    let lens = (2.0 * std::f64::consts::PI / 3.0 - 3f64.sqrt() / 2.0) / std::f64::consts::PI;
+    assert!((blob_overlap(&c, &d) - lens).abs() < 1e-12);
+  }
+
+  #[test]
+  fn prune_rules() {
+    // Equal sigmas: the first of the pair goes (scikit-image zeroes blob1).
+    let mut v = vec![Blob { y: 0.0, x: 0.0, sigma: 2.0 }, Blob { y: 0.0, x: 1.0, sigma: 2.0 }];
+    prune_blobs(&mut v, 0.5);
+    assert_eq!((v[0].sigma, v[1].sigma), (0.0, 2.0));
+    // The smaller sigma goes, whichever comes first.
+    let mut v = vec![Blob { y: 0.0, x: 0.0, sigma: 1.0 }, Blob { y: 0.0, x: 1.0, sigma: 2.0 }];
+    prune_blobs(&mut v, 0.5);
+    assert_eq!((v[0].sigma, v[1].sigma), (0.0, 2.0));
+    // Chains in (i, j) order: 0 removes 1, so 1 no longer removes 2.
+    let mut v = vec![
+      Blob { y: 0.0, x: 0.0, sigma: 4.0 },
+      Blob { y: 0.0, x: 4.0, sigma: 3.0 },
+      Blob { y: 0.0, x: 7.0, sigma: 2.0 },
+    ];
+    // overlaps (scikit-image's _blob_overlap): 0-1 0.660, 1-2 0.703, 0-2 0.179
+    assert!(blob_overlap(&v[0], &v[1]) > 0.5 && blob_overlap(&v[1], &v[2]) > 0.5 && blob_overlap(&v[0], &v[2]) <= 0.5);
+    prune_blobs(&mut v, 0.5);
+    assert_eq!((v[0].sigma, v[1].sigma, v[2].sigma), (4.0, 0.0, 2.0));
+    // overlap = 1 never prunes.
+    let mut v = vec![Blob { y: 0.0, x: 0.0, sigma: 2.0 }, Blob { y: 0.0, x: 0.0, sigma: 2.0 }];
+    prune_blobs(&mut v, 1.0);
+    assert_eq!((v[0].sigma, v[1].sigma), (2.0, 2.0));
+  }
+
+  #[test]
+  fn peak_test_matches_brute_force() {
+    // Random cube planes: stream_peaks against a direct 3x3x3 scan with clamped neighbours.
+    let (h, w, planes) = (13, 70, 4);
+    let mut st = 5u64;
+    let cube: Vec<Vec<f32>> = (0..planes)
+      .map(|_| {
+        (0..h * w)
+          .map(|_| {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            (st % 50) as f32 / 50.0
+          })
+          .collect()
+      })
+      .collect();
+    let got = stream_peaks(h, w, planes, 0.3, |i, p| p.copy_from_slice(&cube[i]));
+    let mut want = Vec::new();
+    for y in 0..h {
+      for x in 0..w {
+        for s in 0..planes {
+          let v = cube[s][y * w + x];
+          let mut ok = v as f64 > 0.3;
+          for ds in -1i64..=1 {
+            for dy in -1i64..=1 {
+              for dx in -1i64..=1 {
+                let ss = (s as i64 + ds).clamp(0, planes as i64 - 1) as usize;
+                let yy = (y as i64 + dy).clamp(0, h as i64 - 1) as usize;
+                let xx = (x as i64 + dx).clamp(0, w as i64 - 1) as usize;
+                ok &= v >= cube[ss][yy * w + xx];
+              }
+            }
+          }
+          if ok {
+            want.push((v, y as u32, x as u32, s as u32));
+          }
+        }
+      }
+    }
+    // np.nonzero order (y, x, s), then a stable sort by value descending.
+    want.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
+    let got: Vec<(f32, u32, u32, u32)> = got.iter().map(|p| (p.v, p.y, p.x, p.s)).collect();
+    assert_eq!(got, want);
+  }
+
+  #[test]
+  fn errors() {
+    let img = vec![0f32; 100];
+    let bad_log = [
+      BlobLogParams { min_sigma: 0.0, ..Default::default() },
+      BlobLogParams { min_sigma: f64::NAN, ..Default::default() },
+      BlobLogParams { max_sigma: 0.5, ..Default::default() },
+      BlobLogParams { max_sigma: f64::INFINITY, ..Default::default() },
+      BlobLogParams { max_sigma: 1e7, ..Default::default() },
+      BlobLogParams { num_sigma: 0, ..Default::default() },
+      BlobLogParams { num_sigma: MAX_SCALES + 1, ..Default::default() },
+      BlobLogParams { threshold: f64::NAN, ..Default::default() },
+      BlobLogParams { overlap: 1.5, ..Default::default() },
+      BlobLogParams { overlap: -0.1, ..Default::default() },
+    ];
+    for p in &bad_log {
+      assert_eq!(blob_log(&img, 10, 10, p).unwrap_err().code, ErrorCode::InvalidArgument, "{p:?}");
+    }
+    let bad_dog = [
+      BlobDogParams { sigma_ratio: 1.0, ..Default::default() },
+      BlobDogParams { sigma_ratio: 1.0 + 1e-12, ..Default::default() },
+      BlobDogParams { sigma_ratio: f64::NAN, ..Default::default() },
+      BlobDogParams { min_sigma: -1.0, ..Default::default() },
+      BlobDogParams { overlap: f64::NAN, ..Default::default() },
+    ];
+    for p in &bad_dog {
+      assert_eq!(blob_dog(&img, 10, 10, p).unwrap_err().code, ErrorCode::InvalidArgument, "{p:?}");
+    }
+    assert!(blob_log(&img, 10, 11, &BlobLogParams::default()).is_err());
+    assert!(blob_dog(&img, 9, 10, &BlobDogParams::default()).is_err());
+  }
 }

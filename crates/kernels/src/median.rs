@@ -64,8 +64,7 @@ pub fn median_disk_plane_f32(src: &[f32], h: usize, w: usize, r: usize, out: &mu
   if !ok || src.is_empty() {
     return;
   }
-  // Offsets beyond the plane all clamp to the edge: a radius larger than the plane needs no more
-  // distinct samples, but the counts still matter, so only overflow-proof it.
+  // The window counts are u32: π r² must stay below 2³². (Such radii are hours of work anyway.)
   let r = r.min(1 << 14);
   match r {
     0 => out.copy_from_slice(src),
@@ -155,7 +154,7 @@ fn median_huang(src: &[f32], h: usize, w: usize, r: usize, out: &mut [f32]) {
   let mut values: Vec<f32> = Vec::new();
   for &i in &order {
     let v = src[i as usize];
-    if values.last().map_or(true, |&last| total(&last, &v) != Ordering::Equal) {
+    if values.last().is_none_or(|&last| total(&last, &v) != Ordering::Equal) {
       values.push(v);
     }
     rank[i as usize] = values.len() as u32 - 1;

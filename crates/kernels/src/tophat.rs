@@ -32,7 +32,10 @@ pub struct TophatParams {
 
 impl Default for TophatParams {
   fn default() -> Self {
-    TophatParams { selem_radius: 50, downsample_factor: 4 }
+    TophatParams {
+      selem_radius: 50,
+      downsample_factor: 4,
+    }
   }
 }
 
@@ -68,10 +71,13 @@ pub fn tophat<T: Element>(src: &[T], dims: Dims, p: &TophatParams, out: &mut [T]
     return Ok(());
   }
   let plane = dims.plane();
-  src.par_chunks(plane).zip(out.par_chunks_mut(plane)).for_each(|(s, o)| match T::DTYPE {
-    DType::F32 => tophat_slice::<T, f32>(s, dims.h, dims.w, p, o),
-    _ => tophat_slice::<T, f64>(s, dims.h, dims.w, p, o),
-  });
+  src
+    .par_chunks(plane)
+    .zip(out.par_chunks_mut(plane))
+    .for_each(|(s, o)| match T::DTYPE {
+      DType::F32 => tophat_slice::<T, f32>(s, dims.h, dims.w, p, o),
+      _ => tophat_slice::<T, f64>(s, dims.h, dims.w, p, o),
+    });
   Ok(())
 }
 
@@ -107,10 +113,35 @@ fn subtract_upsampled<T: Element, S: Real>(src: &[T], h: usize, w: usize, backgr
         // slice - background in the working type (f32 - f32 for float32, else f64), then
         // np.maximum(., 0) (NaN stays NaN) and astype (truncation).
         let d = S::from_f64(s.to_f64() - b).to_f64();
-        *o = T::from_f64(if d < 0.0 { 0.0 } else { d });
+        *o = cast_nonnegative::<T>(if d < 0.0 { 0.0 } else { d });
       }
     },
   );
+}
+
+/// `T::from_f64(v)` for `v >= 0` or NaN. For the narrow integer types the value is saturated in
+/// f64 and converted through i32, which vectorises (a direct saturating f64 -> u16 cast does not);
+/// the result is the same: truncation toward zero, saturation at the type's maximum, NaN -> 0.
+#[inline(always)]
+fn cast_nonnegative<T: Element>(v: f64) -> T {
+  let max = match T::DTYPE {
+    DType::U8 => u8::MAX as f64,
+    DType::U16 => u16::MAX as f64,
+    DType::I16 => i16::MAX as f64,
+    _ => return T::from_f64(v),
+  };
+  // NaN fails `v >= 0.0` and becomes 0, like `from_f64`.
+  let v = if v > max {
+    max
+  } else if v >= 0.0 {
+    v
+  } else {
+    0.0
+  };
+  // SAFETY: `v` is finite and in `[0, max]` with `max <= 65535`, so it fits an i32: the unchecked
+  // conversion is defined (and, unlike the saturating `as`, vectorises to `vcvttpd2dq`).
+  let i: i32 = unsafe { v.to_int_unchecked() };
+  T::from_i64_wrapping(i as i64)
 }
 
 #[cfg(test)]
@@ -132,8 +163,63 @@ mod tests {
 
   fn run<T: Element>(src: &[T], dims: Dims, r: usize, f: usize) -> SbResult<Vec<T>> {
     let mut out = vec![T::from_f64(0.0); src.len()];
-    tophat(src, dims, &TophatParams { selem_radius: r, downsample_factor: f }, &mut out)?;
+    tophat(
+      src,
+      dims,
+      &TophatParams {
+        selem_radius: r,
+        downsample_factor: f,
+      },
+      &mut out,
+    )?;
     Ok(out)
+  }
+
+  /// The 12x16 test image of `matches_openhcs_literal`: `(i * 7919) % 1000 + 200 * (x > 8)`.
+  fn sawtooth() -> Vec<u16> {
+    (0..12 * 16)
+      .map(|i| ((i * 7919) % 1000 + if i % 16 > 8 { 200 } else { 0 }) as u16)
+      .collect()
+  }
+
+  #[test]
+  fn matches_openhcs_literal() {
+    // OpenHCS's numpy tophat (the module doc's snippet) on `sawtooth()` as a [1, 12, 16] uint16
+    // stack with (selem_radius, downsample_factor) = (8, 2) and (9, 3), printed by the scratch
+    // script; f = 3 has non-integer factors (12 / 4, 16 / 5).
+    let src = sawtooth();
+    #[rustfmt::skip]
+    let f2: [u16; 192] = [
+      0, 584, 496, 412, 331, 240, 139, 19, 0, 0, 0, 0, 0, 644, 563, 482,
+      369, 288, 200, 116, 35, 0, 0, 0, 0, 672, 591, 510, 429, 348, 267, 186,
+      95, 14, 0, 0, 0, 0, 488, 367, 267, 376, 295, 214, 133, 52, 0, 0,
+      0, 0, 616, 524, 443, 328, 178, 58, 0, 80, 0, 0, 0, 0, 675, 594,
+      487, 406, 314, 228, 147, 42, 0, 0, 0, 0, 0, 622, 541, 460, 379, 298,
+      182, 101, 15, 0, 0, 0, 0, 524, 394, 488, 407, 326, 245, 164, 83, 2,
+      0, 0, 0, 633, 547, 458, 368, 250, 105, 192, 111, 30, 0, 0, 0, 0,
+      591, 510, 425, 338, 249, 163, 82, 0, 0, 0, 0, 0, 653, 572, 491, 410,
+      296, 215, 133, 46, 0, 0, 0, 0, 564, 647, 535, 438, 357, 276, 195, 114,
+      0, 0, 0, 0, 0, 571, 490, 398, 295, 383, 263, 163, 82, 0, 0, 0,
+      0, 619, 529, 442, 358, 275, 194, 110, 21, 120, 6, 0, 0, 731, 619, 538,
+      404, 323, 233, 146, 62, 0, 0, 0, 0, 0, 710, 613, 532, 435, 323, 242,
+    ];
+    #[rustfmt::skip]
+    let f3: [u16; 192] = [
+      0, 441, 371, 304, 236, 148, 52, 0, 0, 0, 0, 0, 0, 660, 578, 498,
+      247, 146, 81, 20, 0, 0, 0, 0, 0, 691, 610, 529, 447, 364, 282, 202,
+      0, 0, 0, 0, 0, 0, 460, 364, 275, 394, 313, 232, 150, 68, 0, 0,
+      0, 0, 477, 403, 329, 243, 153, 63, 0, 96, 15, 0, 0, 0, 690, 609,
+      337, 256, 175, 94, 13, 0, 0, 0, 0, 0, 0, 637, 556, 475, 394, 313,
+      41, 0, 0, 0, 0, 0, 0, 466, 384, 503, 422, 341, 260, 179, 98, 17,
+      0, 0, 0, 500, 418, 336, 253, 170, 88, 207, 126, 45, 0, 0, 0, 0,
+      447, 368, 286, 203, 121, 38, 0, 0, 0, 0, 0, 0, 668, 587, 506, 425,
+      151, 72, 0, 0, 0, 0, 0, 0, 496, 615, 534, 453, 372, 291, 210, 129,
+      0, 0, 0, 0, 0, 444, 363, 281, 200, 319, 238, 157, 76, 0, 0, 0,
+      0, 480, 397, 313, 229, 147, 66, 0, 0, 23, 0, 0, 0, 699, 618, 537,
+      262, 184, 101, 18, 0, 0, 0, 0, 0, 0, 646, 565, 484, 403, 322, 241,
+    ];
+    assert_eq!(run(&src, Dims::new(1, 12, 16), 8, 2).unwrap(), f2);
+    assert_eq!(run(&src, Dims::new(1, 12, 16), 9, 3).unwrap(), f3);
   }
 
   #[test]
@@ -190,7 +276,10 @@ mod tests {
       assert_eq!(v, if src[i] == 400 { 300 } else { 0 });
     }
     let approx = run(&src, Dims::new(1, h, w), 16, 4).unwrap();
-    assert!(approx.iter().zip(&src).all(|(&v, &s)| if s == 100 { v == 0 } else { v > 250 && v <= 300 }));
+    assert!(approx
+      .iter()
+      .zip(&src)
+      .all(|(&v, &s)| if s == 100 { v == 0 } else { v > 250 && v <= 300 }));
   }
 
   #[test]
@@ -228,6 +317,33 @@ mod tests {
     assert!(run(&src, dims, 1 << 40, 2).is_ok());
     // No slices: nothing to do.
     assert!(run::<u16>(&[], Dims::new(0, 8, 6), 5, 2).is_ok());
+  }
+
+  #[test]
+  fn narrow_cast_matches_from_f64() {
+    for v in [
+      0.0,
+      0.4,
+      1.0,
+      2.999,
+      255.0,
+      255.9,
+      256.0,
+      300.5,
+      32767.9,
+      40000.0,
+      65535.5,
+      70000.0,
+      1e300,
+      f64::INFINITY,
+      f64::NAN,
+    ] {
+      assert_eq!(cast_nonnegative::<u8>(v), u8::from_f64(v), "{v}");
+      assert_eq!(cast_nonnegative::<u16>(v), u16::from_f64(v), "{v}");
+      assert_eq!(cast_nonnegative::<i16>(v), i16::from_f64(v), "{v}");
+      assert_eq!(cast_nonnegative::<i32>(v), i32::from_f64(v), "{v}");
+      assert_eq!(cast_nonnegative::<f32>(v).to_bits(), f32::from_f64(v).to_bits(), "{v}");
+    }
   }
 
   #[test]

@@ -191,21 +191,22 @@ pub fn label(mask: &[bool], h: usize, w: usize, conn: Connectivity) -> (Vec<u32>
 }
 
 /// `skimage.morphology.remove_small_objects(mask, min_size=min_size)` (connectivity 1, i.e.
-/// [`Connectivity::Four`]), in place: components with fewer than `min_size` pixels are cleared.
+/// [`Connectivity::Four`]), in place: components with **at most** `min_size` pixels are cleared.
 ///
-/// This is the `min_size` keyword OpenHCS passes, deprecated in 0.26 but still the exclusive rule
-/// `size < min_size` (the new `max_size` removes `size <= max_size`); `min_size` 0 or 1 removes
-/// nothing.
+/// That is what the call OpenHCS makes does in scikit-image 0.26: `min_size` is deprecated there
+/// and its `deprecate_parameter` wrapper passes the value on as the new `max_size`, whose rule is
+/// `size <= max_size` (the old exclusive `size < min_size` branch is no longer reached).
+/// `min_size` 0 removes nothing.
 ///
 /// # Panics
 /// If `mask.len() != h * w`.
 pub fn remove_small_objects(mask: &mut [bool], h: usize, w: usize, min_size: usize) {
   check_plane("remove_small_objects mask", mask.len(), h, w);
-  if mask.is_empty() || min_size <= 1 {
+  if mask.is_empty() || min_size == 0 {
     return;
   }
   let runs = Runs::new(mask, h, w, Connectivity::Four);
-  let drop: Vec<bool> = runs.sizes().iter().map(|&s| s > 0 && s < min_size).collect();
+  let drop: Vec<bool> = runs.sizes().iter().map(|&s| s > 0 && s <= min_size).collect();
   runs.clear(mask, w, &drop);
 }
 
@@ -347,20 +348,25 @@ mod tests {
 
   #[test]
   fn remove_small_objects_hand_case() {
-    // skimage's docstring mask: a = [[0,0,0,1,0],[1,1,1,0,0],[1,1,1,0,1]] with min_size=2
-    // (deprecated, exclusive): the two isolated pixels go, the 6-pixel block stays.
+    // skimage docstring: a = [[0,0,0,1,0],[1,1,1,0,0],[1,1,1,0,1]];
+    // remove_small_objects(a, max_size=5) keeps only the 6-pixel block. In 0.26,
+    // remove_small_objects(a, min_size=5) is the same call.
     let (mut m, h, w) = parse(&["...#.", "###..", "###.#"]);
-    remove_small_objects(&mut m, h, w, 2);
+    remove_small_objects(&mut m, h, w, 5);
     assert_eq!(show(&m, w), [".....", "###..", "###.."]);
-    // The diagonal pair is two objects of one pixel under connectivity 1; size exactly min_size stays.
-    let (mut m, h, w) = parse(&["#...", ".#..", "..##"]);
-    remove_small_objects(&mut m, h, w, 2);
-    assert_eq!(show(&m, w), ["....", "....", "..##"]);
-    let (mut m, h, w) = parse(&["#...", ".#..", "..##"]);
-    remove_small_objects(&mut m, h, w, 3);
-    assert_eq!(show(&m, w), ["....", "....", "...."]);
+    let (mut m, h, w) = parse(&["...#.", "###..", "###.#"]);
+    remove_small_objects(&mut m, h, w, 6);
+    assert_eq!(show(&m, w), [".....", ".....", "....."]);
+    // The diagonal pair is two 1-pixel objects under connectivity 1; an object of exactly
+    // min_size pixels goes too (size <= min_size).
     let (mut m, h, w) = parse(&["#...", ".#..", "..##"]);
     remove_small_objects(&mut m, h, w, 1);
+    assert_eq!(show(&m, w), ["....", "....", "..##"]);
+    let (mut m, h, w) = parse(&["#...", ".#..", "..##"]);
+    remove_small_objects(&mut m, h, w, 2);
+    assert_eq!(show(&m, w), ["....", "....", "...."]);
+    let (mut m, h, w) = parse(&["#...", ".#..", "..##"]);
+    remove_small_objects(&mut m, h, w, 0);
     assert_eq!(show(&m, w), ["#...", ".#..", "..##"]);
     remove_small_objects(&mut [], 0, 3, 10);
   }

@@ -28,10 +28,16 @@ pub fn distance_transform_edt(mask: &[bool], h: usize, w: usize, out: &mut [f32]
     all_foreground(out, w);
     return;
   }
-  let g = column_distances(mask, h, w);
-  out.par_chunks_mut(w).zip(g.par_chunks(w)).zip(mask.par_chunks(w)).for_each_init(
-    || (Vec::with_capacity(w), Vec::with_capacity(w)),
-    |(s, t), ((row, g), m)| row_pass(g, m, row, s, t),
+  // Phase 1 leaves the integer column distances in `out` itself (as f32 bit patterns), which
+  // saves a plane-sized allocation; phase 2 copies each row out before overwriting it.
+  column_distances(mask, h, w, out);
+  out.par_chunks_mut(w).zip(mask.par_chunks(w)).for_each_init(
+    || (Vec::with_capacity(w), Vec::with_capacity(w), Vec::with_capacity(w)),
+    |(g, s, t), (row, m)| {
+      g.clear();
+      g.extend(row.iter().map(|v| v.to_bits()));
+      row_pass(g, m, row, s, t);
+    },
   );
 }
 
@@ -73,41 +79,40 @@ fn sqrt_f32(d2: u64) -> f32 {
 /// Column strips of at least this many pixels are swept by one task.
 const STRIP: usize = 256;
 
-/// Phase 1: per column, the distance to the nearest false pixel in that column (`INF` if none).
-/// Two sweeps over the rows of a strip of columns, so the inner loops are contiguous and
-/// vectorise; strips run in parallel.
-fn column_distances(mask: &[bool], h: usize, w: usize) -> Vec<u32> {
-  let mut g = vec![0u32; h * w];
+/// Phase 1: per column, the distance to the nearest false pixel in that column (`INF` if none),
+/// written into `g` as the bit patterns of the u32 values. Two sweeps over the rows of a strip of
+/// columns, so the inner loops are contiguous and vectorise; strips run in parallel.
+fn column_distances(mask: &[bool], h: usize, w: usize, g: &mut [f32]) {
   let strip = w.div_ceil(rayon::current_num_threads().max(1)).clamp(STRIP.min(w), w);
   // Per strip, its piece of every row (disjoint &mut slices, so the strips can run in parallel).
-  let mut strips: Vec<Vec<&mut [u32]>> = (0..w.div_ceil(strip)).map(|_| Vec::with_capacity(h)).collect();
+  let mut strips: Vec<Vec<&mut [f32]>> = (0..w.div_ceil(strip)).map(|_| Vec::with_capacity(h)).collect();
   for row in g.chunks_mut(w) {
     for (k, piece) in row.chunks_mut(strip).enumerate() {
       strips[k].push(piece);
     }
   }
+  let bits = f32::from_bits;
   strips.into_par_iter().enumerate().for_each(|(k, mut rows)| {
     let x0 = k * strip;
     let m = |y: usize, len: usize| &mask[y * w + x0..y * w + x0 + len];
     let len = rows[0].len();
     for (d, &b) in rows[0].iter_mut().zip(m(0, len)) {
-      *d = if b { INF } else { 0 };
+      *d = bits(if b { INF } else { 0 });
     }
     for y in 1..h {
       let (prev, cur) = rows.split_at_mut(y);
       let prev = &prev[y - 1];
       for ((d, &p), &b) in cur[0].iter_mut().zip(prev.iter()).zip(m(y, len)) {
-        *d = if b { p.saturating_add(1) } else { 0 };
+        *d = bits(if b { p.to_bits().saturating_add(1) } else { 0 });
       }
     }
     for y in (0..h - 1).rev() {
       let (cur, next) = rows.split_at_mut(y + 1);
       for (d, &n) in cur[y].iter_mut().zip(next[0].iter()) {
-        *d = (*d).min(n.saturating_add(1));
+        *d = bits(d.to_bits().min(n.to_bits().saturating_add(1)));
       }
     }
   });
-  g
 }
 
 /// Meijster's phase 2 on a window of a row: `out[x - e0] = sqrt(min_i (x - i)² + g[i]²)` for

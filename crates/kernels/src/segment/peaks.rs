@@ -26,17 +26,25 @@ use rayon::prelude::*;
 /// If `img.len() != h * w`.
 pub fn peak_local_max_2d(img: &[f32], h: usize, w: usize, min_distance: usize, footprint: usize) -> Vec<(usize, usize)> {
   check_plane("peak_local_max image", img.len(), h, w);
-  if img.is_empty() || footprint == 0 || img.par_iter().any(|v| v.is_nan()) {
+  if img.is_empty() || footprint == 0 {
     return Vec::new();
   }
-  let threshold = img.par_iter().copied().reduce(|| f32::INFINITY, f32::min);
-  let maxf = if footprint == 1 || img.len() == 1 { None } else { Some(max_filter_2d(img, h, w, footprint)) };
-  if let Some(m) = &maxf {
-    if img.par_iter().zip(m.par_iter()).all(|(a, b)| a == b) {
-      return Vec::new(); // the trivial-image rule
-    }
+  let Some(threshold) = min_unless_nan(img) else {
+    return Vec::new();
+  };
+  let inner = Inner::new(h, w, min_distance);
+  let (trivial, mut cand) = if footprint == 1 || img.len() == 1 {
+    (false, candidates(img, None, w, &inner, threshold))
+  } else if footprint <= DIRECT_MAX_FS {
+    banded_scan(img, h, w, footprint, &inner, threshold)
+  } else {
+    let m = max_filter_2d(img, h, w, footprint);
+    let all_equal = img.par_chunks(1 << 16).zip(m.par_chunks(1 << 16)).all(|(a, b)| a == b);
+    (all_equal, candidates(img, Some(&m), w, &inner, threshold))
+  };
+  if trivial {
+    return Vec::new(); // every pixel is its own local maximum: "no peak for a trivial image"
   }
-  let mut cand = candidates(img, maxf.as_deref(), h, w, min_distance, threshold);
   // Stable sort: equal values keep raster order (numpy's argsort(-v, kind="stable")).
   cand.par_sort_by(|a, b| b.0.total_cmp(&a.0));
   let coords: Vec<(usize, usize)> = cand.into_iter().map(|(_, y, x)| (y, x)).collect();
@@ -47,71 +55,124 @@ pub fn peak_local_max_2d(img: &[f32], h: usize, w: usize, min_distance: usize, f
   }
 }
 
-/// `(value, row, col)` of every candidate peak off the excluded border, in raster order.
-fn candidates(
-  img: &[f32],
-  maxf: Option<&[f32]>,
-  h: usize,
-  w: usize,
-  border: usize,
-  threshold: f32,
-) -> Vec<(f32, usize, usize)> {
-  let (y0, y1) = (border.min(h), h.saturating_sub(border));
-  let (x0, x1) = (border.min(w), w.saturating_sub(border));
-  if y0 >= y1 || x0 >= x1 {
+/// `img.min()`, or `None` if some pixel is NaN (numpy's min is then NaN and no pixel exceeds it).
+fn min_unless_nan(img: &[f32]) -> Option<f32> {
+  let (min, nan) = img
+    .par_chunks(1 << 16)
+    .map(|c| c.iter().fold((f32::INFINITY, false), |(m, n), &v| (m.min(v), n | v.is_nan())))
+    .reduce(|| (f32::INFINITY, false), |a, b| (a.0.min(b.0), a.1 | b.1));
+  (!nan).then_some(min)
+}
+
+/// The rows `y0..y1` and columns `x0..x1` left after `exclude_border=min_distance`.
+struct Inner {
+  y0: usize,
+  y1: usize,
+  x0: usize,
+  x1: usize,
+}
+
+impl Inner {
+  fn new(h: usize, w: usize, border: usize) -> Inner {
+    Inner { y0: border.min(h), y1: h.saturating_sub(border), x0: border.min(w), x1: w.saturating_sub(border) }
+  }
+
+  fn is_empty(&self) -> bool {
+    self.y0 >= self.y1 || self.x0 >= self.x1
+  }
+}
+
+/// Appends `(value, y, x)` for the candidates of row `y`: `row[x] == max[x]` (or every pixel when
+/// there is no filter) and `row[x] > threshold`, for `x` in the inner columns.
+fn row_candidates(row: &[f32], max: Option<&[f32]>, y: usize, inner: &Inner, threshold: f32, out: &mut Vec<(f32, usize, usize)>) {
+  if y < inner.y0 || y >= inner.y1 || inner.x0 >= inner.x1 {
+    return;
+  }
+  for x in inner.x0..inner.x1 {
+    let v = row[x];
+    if v > threshold && max.is_none_or(|m| m[x] == v) {
+      out.push((v, y, x));
+    }
+  }
+}
+
+/// Candidates of every row, in raster order, parallel over rows.
+fn candidates(img: &[f32], max: Option<&[f32]>, w: usize, inner: &Inner, threshold: f32) -> Vec<(f32, usize, usize)> {
+  if inner.is_empty() {
     return Vec::new();
   }
-  (y0..y1)
-    .into_par_iter()
-    .flat_map_iter(|y| {
-      let row = &img[y * w..(y + 1) * w];
-      let mrow = maxf.map(|m| &m[y * w..(y + 1) * w]);
-      (x0..x1).filter_map(move |x| {
-        let v = row[x];
-        let is_max = mrow.is_none_or(|m| m[x] == v);
-        (is_max && v > threshold).then_some((v, y, x))
-      })
+  img
+    .par_chunks(w)
+    .enumerate()
+    .skip(inner.y0)
+    .take(inner.y1 - inner.y0)
+    .map(|(y, row)| {
+      let mut out = Vec::new();
+      row_candidates(row, max.map(|m| &m[y * w..(y + 1) * w]), y, inner, threshold, &mut out);
+      out
     })
+    .flatten_iter()
     .collect()
 }
 
-/// Footprints up to this size use direct shifted maxima (O(fs) vector ops per pixel); larger
-/// ones the O(1) van Herk/Gil-Werman running max.
+/// Rows per task of [`banded_scan`].
+const BAND: usize = 32;
+
+/// For small footprints, the maximum filter, the trivial-image test and the candidate scan in one
+/// pass over bands of rows, without a full-size filtered image: each band keeps the row-filtered
+/// rows it needs in a ring of `fs` rows. Returns (every pixel equals its filtered value,
+/// candidates in raster order).
+fn banded_scan(img: &[f32], h: usize, w: usize, fs: usize, inner: &Inner, threshold: f32) -> (bool, Vec<(f32, usize, usize)>) {
+  let (a, b) = (fs / 2, fs - 1 - fs / 2);
+  let bands: Vec<(bool, Vec<(f32, usize, usize)>)> = (0..h.div_ceil(BAND))
+    .into_par_iter()
+    .map(|band| {
+      let (by0, by1) = (band * BAND, ((band + 1) * BAND).min(h));
+      let mut ring = vec![0f32; fs * w];
+      let mut done: Option<usize> = None; // rows row-filtered so far: ..=done
+      let mut line = LineMax::default();
+      let mut max = vec![0f32; w];
+      let mut all_equal = true;
+      let mut cand = Vec::new();
+      for y in by0..by1 {
+        let (r0, r1) = (y.saturating_sub(a), (y + b).min(h - 1));
+        let first = done.map_or(r0, |d| (d + 1).max(r0));
+        for r in first..=r1 {
+          line.run(&img[r * w..(r + 1) * w], &mut ring[(r % fs) * w..(r % fs + 1) * w], fs);
+        }
+        done = Some(r1);
+        max.copy_from_slice(&ring[(r0 % fs) * w..(r0 % fs + 1) * w]);
+        for r in r0 + 1..=r1 {
+          for (m, &v) in max.iter_mut().zip(&ring[(r % fs) * w..(r % fs + 1) * w]) {
+            *m = m.max(v);
+          }
+        }
+        let row = &img[y * w..(y + 1) * w];
+        all_equal &= row == &max[..];
+        row_candidates(row, Some(&max), y, inner, threshold, &mut cand);
+      }
+      (all_equal, cand)
+    })
+    .collect();
+  let all_equal = bands.iter().all(|b| b.0);
+  (all_equal, bands.into_iter().flat_map(|b| b.1).collect())
+}
+
+/// Footprints up to this size use direct shifted maxima (O(fs) vector ops per pixel) in
+/// [`banded_scan`]; larger ones the O(1) van Herk/Gil-Werman running max on whole planes.
 const DIRECT_MAX_FS: usize = 8;
 
 /// `scipy.ndimage.maximum_filter(img, footprint=np.ones((fs, fs)), mode='nearest')`, separably
-/// (max over a clamped rectangle is the max of the clamped row and column maxima): rows, then
-/// columns — directly for small `fs`, else by transposing around the row filter.
+/// (the max over a clamped rectangle is the max of its clamped rows' maxima): rows, transpose,
+/// rows, transpose back.
 fn max_filter_2d(img: &[f32], h: usize, w: usize, fs: usize) -> Vec<f32> {
   let mut a = vec![0f32; img.len()];
   rows_max_filter(img, &mut a, w, fs);
   let mut t = vec![0f32; img.len()];
-  if fs <= DIRECT_MAX_FS {
-    columns_max_direct(&a, &mut t, h, w, fs);
-    return t;
-  }
   transpose(&a, h, w, &mut t);
   rows_max_filter(&t, &mut a, h, fs);
   transpose(&a, w, h, &mut t);
   t
-}
-
-/// Column pass for small `fs`: each output row is the elementwise max of the `fs` input rows
-/// `clamp(y - fs/2 + k)`, parallel over output rows.
-fn columns_max_direct(src: &[f32], dst: &mut [f32], h: usize, w: usize, fs: usize) {
-  let a = fs / 2;
-  dst.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
-    let row = |k: usize| {
-      let yy = (y + k).saturating_sub(a).min(h - 1);
-      &src[yy * w..(yy + 1) * w]
-    };
-    out.copy_from_slice(row(0));
-    for k in 1..fs {
-      for (o, &v) in out.iter_mut().zip(row(k)) {
-        *o = o.max(v);
-      }
-    }
-  });
 }
 
 fn rows_max_filter(src: &[f32], dst: &mut [f32], w: usize, fs: usize) {
@@ -258,6 +319,24 @@ mod tests {
         assert_eq!(max_filter_2d(&img, h, w, fs), naive_max_filter(&img, h, w, fs), "{h}x{w} fs {fs}");
       }
     }
+  }
+
+  #[test]
+  fn banded_scan_equals_full_filter() {
+    // Quantised values (4 levels) make plateaus and equal maxima common; 75 rows span 3 bands.
+    for (h, w) in [(1, 7), (7, 1), (75, 41), (33, 64)] {
+      let img: Vec<f32> = xorshift_unit(h * w, (h + 7 * w) as u64).iter().map(|u| (u * 4.0).floor()).collect();
+      for fs in 2..=DIRECT_MAX_FS {
+        for border in [0, 1, 3] {
+          let inner = Inner::new(h, w, border);
+          let m = max_filter_2d(&img, h, w, fs);
+          let want = (img == m, candidates(&img, Some(&m), w, &inner, 0.0));
+          assert_eq!(banded_scan(&img, h, w, fs, &inner, 0.0), want, "{h}x{w} fs {fs} border {border}");
+        }
+      }
+    }
+    // A constant image is trivial for the banded path too.
+    assert!(banded_scan(&[0.5; 12], 3, 4, 3, &Inner::new(3, 4, 0), 0.0).0);
   }
 
   fn plane(h: usize, w: usize, pts: &[(usize, usize, f32)]) -> Vec<f32> {
