@@ -128,7 +128,7 @@ test('families: torch and jax run the host kernels here and agree with numpy; ja
 test('families: tensorflow takes and returns tf.Tensors with the numpy result', async (t) => {
   const input = loadNpy(manifest.cases.find((c) => c.name === 'gaussian_f32_s1_5')!.input);
   const ref = (await np.gaussian(input, { sigma: 1.5 })) as NDArray;
-  const tensor = tf.tensor(Array.from(input.data), input.shape, 'float32');
+  const tensor = tf.tensor(Array.from(input.data), [...input.shape], "float32");
   const out = await tfp.gaussian(tensor, { sigma: 1.5 });
   t.false(isNDArray(out));
   t.deepEqual(out.shape, input.shape);

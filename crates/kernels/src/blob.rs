@@ -4,14 +4,15 @@
 //!
 //! scikit-image builds the whole `(H, W, S)` scale-space cube, runs
 //! `peak_local_max(cube, threshold_abs=threshold, footprint=ones((3, 3, 3)))` and prunes
-//! overlapping blobs. Here the cube is streamed: only three neighbouring scale planes are alive at
-//! once, and the 3×3×3 test (`value == maximum_filter(cube, mode='nearest')` and `value >
-//! threshold`) is evaluated directly on the few pixels above the threshold, so no max-filtered cube
-//! is ever built. Filters are f32 with FMA (scikit-image uses f64 for the f64 images
-//! `img_as_float` gives for integer inputs), so results agree except where two cube values tie or
-//! sit within f32 rounding of each other or of the threshold.
+//! overlapping blobs. Here the cube is never built: bands of rows run in parallel, each computing
+//! its rows of the scale planes one after the other (separable f32 FMA passes, symmetric taps
+//! paired) and keeping three neighbouring planes, and the 3×3×3 test (`value ==
+//! maximum_filter(cube, mode='nearest')` and `value > threshold`) runs on the band while it is in
+//! cache, only on 64-pixel chunks that have a value above the threshold. scikit-image computes in
+//! f64 for the f64 images `img_as_float` gives integer inputs; results agree except where two cube
+//! values tie or sit within f32 rounding of each other or of the threshold.
 
-use crate::gaussian::{gaussian_plane_fast_f32, kernel_radius, log_plane_scaled_f32, BorderMode};
+use crate::gaussian::{kernel1d, kernel_radius, log_rows, sep_rows_fast, BorderMode, LogKernel, Rows, Scratch};
 use rayon::prelude::*;
 use stackbridge_core::{SbError, SbResult};
 
@@ -110,10 +111,34 @@ pub fn blob_log(img: &[f32], h: usize, w: usize, p: &BlobLogParams) -> SbResult<
     return Ok(Vec::new());
   }
   let sigmas = linspace(p.min_sigma, p.max_sigma, p.num_sigma);
-  let peaks = stream_peaks(h, w, sigmas.len(), p.threshold, |i, plane| {
-    let s = sigmas[i];
-    log_plane_scaled_f32(img, h, w, s, -(s * s), plane);
-  });
+  // The kernels are built where they are used (per band: a few exp per tap, nothing next to the
+  // filtering), so a long sigma list never holds all of them at once.
+  let rmax = kernel_radius(p.max_sigma, 4.0)?;
+  struct Band {
+    rows: Rows<f32>,
+    scratch: Scratch<f32>,
+    e0: usize,
+  }
+  let peaks = scale_space_peaks(
+    h,
+    w,
+    sigmas.len(),
+    p.threshold,
+    |e0, e1| {
+      let mut rows = Rows::new(w);
+      rows.load(img, h, w, e0, e1, rmax);
+      Band { rows, scratch: Scratch::new(), e0 }
+    },
+    // cube plane i = -σᵢ² · gaussian_laplace(img, σᵢ): the scale goes into the kernels.
+    |b, i, out| match LogKernel::new(sigmas[i], -(sigmas[i] * sigmas[i])) {
+      Some(k) => log_rows(&mut b.scratch, &b.rows, h, w, b.e0, &k, out),
+      // scipy skips axes with sigma <= 1e-15: the Laplacian is then 2·img.
+      None => {
+        let s2 = sigmas[i] * sigmas[i];
+        out.iter_mut().zip(&img[b.e0 * w..]).for_each(|(o, &v)| *o = (-2.0 * s2 * v as f64) as f32);
+      }
+    },
+  );
   Ok(finish(peaks, &sigmas, p.overlap))
 }
 
@@ -139,17 +164,50 @@ pub fn blob_dog(img: &[f32], h: usize, w: usize, p: &BlobDogParams) -> SbResult<
   if img.is_empty() {
     return Ok(Vec::new());
   }
-  kernel_radius(sigmas[k], 4.0)?;
+  let rmax = kernel_radius(sigmas[k], 4.0)?;
   let sf = (1.0 / (p.sigma_ratio - 1.0)) as f32;
-  let mut prev = vec![0f32; img.len()];
-  let mut cur = vec![0f32; img.len()];
-  gaussian_plane_fast_f32(img, h, w, sigmas[0], BorderMode::Reflect, &mut prev);
-  // fill(i) is called for i = 0, 1, … in order, so `prev` always holds G(σᵢ) on entry.
-  let peaks = stream_peaks(h, w, k, p.threshold, |i, plane| {
-    gaussian_plane_fast_f32(img, h, w, sigmas[i + 1], BorderMode::Reflect, &mut cur);
-    plane.par_iter_mut().zip(prev.par_iter().zip(cur.par_iter())).for_each(|(d, (&a, &b))| *d = (a - b) * sf);
-    std::mem::swap(&mut prev, &mut cur);
-  });
+  struct Band {
+    rows: Rows<f32>,
+    scratch: Scratch<f32>,
+    e0: usize,
+    /// G(σᵢ) on the band rows when plane i is requested, and room for G(σᵢ₊₁).
+    prev: Vec<f32>,
+    cur: Vec<f32>,
+  }
+  // gaussian(img, σ, mode='reflect') on the band rows; a sigma scipy skips copies.
+  let blur = |b: &mut Band, i: usize, out: &mut [f32]| {
+    if sigmas[i] > 1e-15 {
+      let taps: Vec<f32> = kernel1d(sigmas[i], 0, 4.0).iter().map(|&v| v as f32).collect();
+      sep_rows_fast(&mut b.scratch, &b.rows, h, w, b.e0, &taps, &taps, BorderMode::Reflect, out);
+    } else {
+      out.copy_from_slice(&img[b.e0 * w..b.e0 * w + out.len()]);
+    }
+  };
+  let peaks = scale_space_peaks(
+    h,
+    w,
+    k,
+    p.threshold,
+    |e0, e1| {
+      let mut rows = Rows::new(w);
+      rows.load(img, h, w, e0, e1, rmax);
+      let n = (e1 - e0) * w;
+      let mut b = Band { rows, scratch: Scratch::new(), e0, prev: vec![0.0; n], cur: vec![0.0; n] };
+      let mut g0 = std::mem::take(&mut b.prev);
+      blur(&mut b, 0, &mut g0);
+      b.prev = g0;
+      b
+    },
+    // Planes are requested in order 0, 1, …: plane i = (G(σᵢ) − G(σᵢ₊₁)) · sf.
+    |b, i, out| {
+      let mut next = std::mem::take(&mut b.cur);
+      blur(b, i + 1, &mut next);
+      for ((d, &a), &c) in out.iter_mut().zip(&b.prev).zip(&next) {
+        *d = (a - c) * sf;
+      }
+      b.cur = std::mem::replace(&mut b.prev, next);
+    },
+  );
   Ok(finish(peaks, &sigmas, p.overlap))
 }
 
@@ -162,33 +220,52 @@ struct Peak {
   s: u32,
 }
 
-/// Streams the scale-space cube: `fill(i, plane)` writes plane `i` (called once per plane, in
-/// order), and every pixel of plane `i` that is above `threshold` and not below any of its 26
-/// neighbours (planes `i-1..=i+1`, rows and columns clamped as `mode='nearest'`) is a peak.
-/// Returns the peaks in scikit-image's order; none if every cube value is a peak (scikit-image's
-/// "trivial image", which for a 3×3×3 footprint means a constant cube).
-fn stream_peaks(h: usize, w: usize, planes: usize, threshold: f64, mut fill: impl FnMut(usize, &mut [f32])) -> Vec<Peak> {
-  let n = h * w;
-  let mut lower = vec![0f32; n];
-  let mut cur = vec![0f32; n];
-  let mut upper = vec![0f32; n];
-  fill(0, &mut cur);
-  let mut peaks = Vec::new();
-  for i in 0..planes {
-    let have_upper = i + 1 < planes;
-    if have_upper {
-      fill(i + 1, &mut upper);
-    }
-    let lo: &[f32] = if i > 0 { &lower } else { &cur };
-    let up: &[f32] = if have_upper { &upper } else { &cur };
-    let found: Vec<Vec<Peak>> =
-      (0..h).into_par_iter().map_init(Vec::new, |scratch, y| plane_row_peaks(lo, &cur, up, h, w, y, i, threshold, scratch)).collect();
-    peaks.extend(found.into_iter().flatten());
-    // Shift the window: lower <- cur <- upper.
-    std::mem::swap(&mut lower, &mut cur);
-    std::mem::swap(&mut cur, &mut upper);
-  }
-  if peaks.len() == planes * n {
+/// The peaks of a scale-space cube of `planes` planes, computed band by band: the rows are cut
+/// into bands processed in parallel; a band keeps three consecutive planes of its rows plus one
+/// row above and below (`init(e0, e1)` prepares the band for rows `[e0, e1)`, then
+/// `fill(state, i, out)` writes plane `i` of those rows, called for `i = 0, 1, …` in order), so the
+/// cube is never materialised and the 3×3×3 test reads data still in cache. A pixel of plane `i` is
+/// a peak when it is above `threshold` and not below any of its 26 neighbours (planes `i-1..=i+1`,
+/// rows and columns clamped as `mode='nearest'`). Returns the peaks in scikit-image's order; none
+/// if every cube value is a peak (scikit-image's "trivial image", which for a 3×3×3 footprint
+/// means a constant cube).
+fn scale_space_peaks<S>(
+  h: usize, w: usize, planes: usize, threshold: f64, init: impl Fn(usize, usize) -> S + Sync, fill: impl Fn(&mut S, usize, &mut [f32]) + Sync,
+) -> Vec<Peak> {
+  let band = h.div_ceil(4 * rayon::current_num_threads().max(1)).clamp(16, 64).min(h);
+  let per_band: Vec<Vec<Peak>> = (0..h.div_ceil(band))
+    .into_par_iter()
+    .map(|bi| {
+      let (y0, y1) = (bi * band, ((bi + 1) * band).min(h));
+      let (e0, e1) = (y0.saturating_sub(1), (y1 + 1).min(h));
+      let n = (e1 - e0) * w;
+      let mut state = init(e0, e1);
+      let (mut lower, mut cur, mut upper) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
+      fill(&mut state, 0, &mut cur);
+      let mut peaks = Vec::new();
+      let mut scratch = Vec::new();
+      for i in 0..planes {
+        let have_upper = i + 1 < planes;
+        if have_upper {
+          fill(&mut state, i + 1, &mut upper);
+        }
+        let lo: &[f32] = if i > 0 { &lower } else { &cur };
+        let up: &[f32] = if have_upper { &upper } else { &cur };
+        // Band-local rows: clamping to [e0, e1) is clamping to the plane, as the band rows'
+        // neighbours are inside [e0, e1) unless they are off the plane.
+        for y in y0..y1 {
+          let found = plane_row_peaks(lo, &cur, up, e1 - e0, w, y - e0, i, threshold, &mut scratch);
+          peaks.extend(found.into_iter().map(|p| Peak { y: p.y + e0 as u32, ..p }));
+        }
+        // Shift the window: lower <- cur <- upper.
+        std::mem::swap(&mut lower, &mut cur);
+        std::mem::swap(&mut cur, &mut upper);
+      }
+      peaks
+    })
+    .collect();
+  let mut peaks: Vec<Peak> = per_band.into_iter().flatten().collect();
+  if peaks.len() == planes * h * w {
     return Vec::new();
   }
   // np.nonzero order is (y, x, s); a stable sort by value descending keeps it among ties.
@@ -511,8 +588,8 @@ mod tests {
 
   #[test]
   fn peak_test_matches_brute_force() {
-    // Random cube planes: stream_peaks against a direct 3x3x3 scan with clamped neighbours.
-    let (h, w, planes) = (13, 70, 4);
+    // Random cube planes: scale_space_peaks against a direct 3x3x3 scan with clamped neighbours.
+    let (h, w, planes) = (45, 70, 4);
     let mut st = 5u64;
     let cube: Vec<Vec<f32>> = (0..planes)
       .map(|_| {
@@ -526,7 +603,8 @@ mod tests {
           .collect()
       })
       .collect();
-    let got = stream_peaks(h, w, planes, 0.3, |i, p| p.copy_from_slice(&cube[i]));
+    // Bands of every size: the planes are filled row-range by row-range.
+    let got = scale_space_peaks(h, w, planes, 0.3, |e0, e1| (e0, e1), |&mut (e0, e1), i, p| p.copy_from_slice(&cube[i][e0 * w..e1 * w]));
     let mut want = Vec::new();
     for y in 0..h {
       for x in 0..w {

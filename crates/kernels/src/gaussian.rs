@@ -35,20 +35,21 @@ pub const MAX_RADIUS: usize = 1 << 16;
 #[inline]
 pub fn border_index(i: isize, n: usize, mode: BorderMode) -> usize {
   debug_assert!(n > 0);
-  if i >= 0 && (i as usize) < n {
+  let n_i = n as isize;
+  if i >= 0 && i < n_i {
     return i as usize;
   }
-  let n_i = n as isize;
   match mode {
     BorderMode::Nearest => i.clamp(0, n_i - 1) as usize,
+    // One reflection (the usual case: the kernel is shorter than the line) needs no division.
+    BorderMode::Reflect if i >= -n_i && i < 2 * n_i => (if i < 0 { -i - 1 } else { 2 * n_i - 1 - i }) as usize,
     BorderMode::Reflect => {
       let m = i.rem_euclid(2 * n_i);
       (if m >= n_i { 2 * n_i - 1 - m } else { m }) as usize
     }
+    BorderMode::Mirror if n == 1 => 0,
+    BorderMode::Mirror if i > -n_i && i < 2 * n_i - 1 => (if i < 0 { -i } else { 2 * n_i - 2 - i }) as usize,
     BorderMode::Mirror => {
-      if n == 1 {
-        return 0;
-      }
       let m = i.rem_euclid(2 * n_i - 2);
       (if m >= n_i { 2 * n_i - 2 - m } else { m }) as usize
     }
@@ -452,9 +453,9 @@ fn hrow2_sym<A: Real>(pa: &[A], ha: &[A], pb: &[A], hb: &[A], out: &mut [A]) {
   }
 }
 
-/// Per-band scratch, reused across the bands one rayon job processes.
-struct Scratch<A> {
-  buf: Vec<A>,
+/// Per-band scratch, reused across the bands one rayon job processes (also by blob detection's
+/// fused bands).
+pub(crate) struct Scratch<A> {
   offs: Vec<usize>,
   tmp_a: Vec<A>,
   tmp_b: Vec<A>,
@@ -463,23 +464,8 @@ struct Scratch<A> {
 }
 
 impl<A: Real> Scratch<A> {
-  fn new() -> Self {
-    Scratch { buf: Vec::new(), offs: Vec::new(), tmp_a: Vec::new(), tmp_b: Vec::new(), pad_a: Vec::new(), pad_b: Vec::new() }
-  }
-
-  /// Converts the input rows band `[y0, y1)` needs into `buf` and returns the first one's index.
-  /// Border-mapped rows of any extension length fall in `[y0 - r, y1 + r) ∩ [0, h)`: reflections
-  /// of indices below 0 land below `r`, those past `h` above `h - 1 - r`.
-  #[allow(clippy::too_many_arguments)]
-  fn load<T: Element>(&mut self, src: &[T], h: usize, w: usize, ws: usize, y0: usize, y1: usize, r: usize) -> usize {
-    let lo = y0.saturating_sub(r);
-    let hi = (y1 + r).min(h);
-    self.buf.clear();
-    for row in src[lo * w..hi * w].chunks_exact(w) {
-      self.buf.extend(row.iter().map(|v| A::of(v.to_f64())));
-      self.buf.resize(self.buf.len() + (ws - w), A::ZERO);
-    }
-    lo
+  pub(crate) fn new() -> Self {
+    Scratch { offs: Vec::new(), tmp_a: Vec::new(), tmp_b: Vec::new(), pad_a: Vec::new(), pad_b: Vec::new() }
   }
 
   /// The offsets (into the row buffer of stride `ws` starting at row `lo`) of the input rows that
@@ -492,58 +478,111 @@ impl<A: Real> Scratch<A> {
   }
 }
 
-/// Runs `band(scratch, rows, ws, lo, y0, out_band)` over the row bands of one plane in parallel,
-/// where `rows` (stride `ws`, starting at plane row `lo`) are the input rows the band needs in type
-/// `A`: a converted copy of the band plus its halo `r`, whose stride is one cache line more than a
-/// row so that a column strip of many rows does not fall into one L1 set (rows of 4 KiB multiples
-/// would, and the vertical pass would then stream from L2).
+/// The input rows of a band in the accumulator type: plane rows `lo..` with stride `ws`, one cache
+/// line more than a row so that a column strip of many rows does not fall into one L1 set (rows of
+/// 4 KiB multiples would, and the vertical pass would then stream from L2).
+pub(crate) struct Rows<A> {
+  pub(crate) buf: Vec<A>,
+  pub(crate) ws: usize,
+  pub(crate) lo: usize,
+}
+
+impl<A: Real> Rows<A> {
+  pub(crate) fn new(w: usize) -> Self {
+    Rows { buf: Vec::new(), ws: w + 64 / std::mem::size_of::<A>(), lo: 0 }
+  }
+
+  /// Converts the input rows that output rows `[y0, y1)` read with a kernel of radius `r`.
+  /// Border-mapped rows of any extension length fall in `[y0 - r, y1 + r) ∩ [0, h)`: reflections
+  /// of indices below 0 land below `r`, those past `h` above `h - 1 - r`.
+  #[allow(clippy::too_many_arguments)]
+  pub(crate) fn load<T: Element>(&mut self, src: &[T], h: usize, w: usize, y0: usize, y1: usize, r: usize) {
+    self.lo = y0.saturating_sub(r);
+    let hi = (y1 + r).min(h);
+    self.buf.clear();
+    for row in src[self.lo * w..hi * w].chunks_exact(w) {
+      self.buf.extend(row.iter().map(|v| A::of(v.to_f64())));
+      self.buf.resize(self.buf.len() + (self.ws - w), A::ZERO);
+    }
+  }
+}
+
+/// Runs `band(scratch, rows, y0, out_band)` over the row bands of one plane in parallel, `rows`
+/// holding the converted input rows the band needs (halo `r`).
 fn for_bands<T: Element, A: Real, O: Send>(
-  src: &[T], h: usize, w: usize, r: usize, out: &mut [O], band: impl Fn(&mut Scratch<A>, &[A], usize, usize, usize, &mut [O]) + Sync,
+  src: &[T], h: usize, w: usize, r: usize, out: &mut [O], band: impl Fn(&mut Scratch<A>, &Rows<A>, usize, &mut [O]) + Sync,
 ) {
   let rows_per_band = band_rows(h, r);
-  let ws = w + 64 / std::mem::size_of::<A>();
-  out.par_chunks_mut(rows_per_band * w).enumerate().for_each_init(Scratch::<A>::new, |s, (bi, out_band)| {
-    let y0 = bi * rows_per_band;
-    let lo = s.load(src, h, w, ws, y0, y0 + out_band.len() / w, r);
-    let buf = std::mem::take(&mut s.buf);
-    band(s, &buf, ws, lo, y0, out_band);
-    s.buf = buf;
-  });
+  out.par_chunks_mut(rows_per_band * w).enumerate().for_each_init(
+    || (Scratch::<A>::new(), Rows::<A>::new(w)),
+    |(s, rows), (bi, out_band)| {
+      let y0 = bi * rows_per_band;
+      rows.load(src, h, w, y0, y0 + out_band.len() / w, r);
+      band(s, rows, y0, out_band);
+    },
+  );
 }
 
-/// The fast separable filter of an f32 plane: vertical `vt` then horizontal `ht` (odd lengths),
-/// border `mode`, f32 FMA accumulation.
-fn sep_plane_fast(src: &[f32], h: usize, w: usize, vt: &[f32], ht: &[f32], mode: BorderMode, out: &mut [f32]) {
+/// Output rows `y0..` (as many as `out` holds) of the fast separable filter: vertical `vt` then
+/// horizontal `ht` (odd lengths), border `mode`, f32 FMA.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sep_rows_fast(s: &mut Scratch<f32>, rows: &Rows<f32>, h: usize, w: usize, y0: usize, vt: &[f32], ht: &[f32], mode: BorderMode, out: &mut [f32]) {
   let (rv, rh) = (vt.len() / 2, ht.len() / 2);
-  for_bands::<f32, f32, f32>(src, h, w, rv, out, |s, rows, ws, lo, y0, out_band| {
-    let n = out_band.len() / w;
-    s.plan(y0, n, h, ws, rv, lo, mode);
-    s.tmp_a.resize(n * w, 0.0);
-    vband(rows, &s.offs, vt, w, n, &mut s.tmp_a);
-    for (tmp_row, out_row) in s.tmp_a.chunks_exact(w).zip(out_band.chunks_exact_mut(w)) {
-      fill_pad(tmp_row, rh, mode, &mut s.pad_a);
-      hrow(&s.pad_a, ht, out_row, |a| a);
-    }
-  });
+  let n = out.len() / w;
+  s.plan(y0, n, h, rows.ws, rv, rows.lo, mode);
+  s.tmp_a.resize(n * w, 0.0);
+  vband(&rows.buf, &s.offs, vt, w, n, &mut s.tmp_a);
+  for (tmp_row, out_row) in s.tmp_a.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+    fill_pad(tmp_row, rh, mode, &mut s.pad_a);
+    hrow(&s.pad_a, ht, out_row, |a| a);
+  }
 }
 
-/// The sum of two separable symmetric filters of one f32 plane, given by their half kernels:
-/// `Hb(Va(src)) + Ha(Vb(src))` (the Laplacian: `a` = order 0, `b` = order 2), f32 FMA.
-fn sum2_plane_f32(src: &[f32], h: usize, w: usize, ha: &[f32], hb: &[f32], mode: BorderMode, out: &mut [f32]) {
-  let r = ha.len() - 1;
-  for_bands::<f32, f32, f32>(src, h, w, r, out, |s, rows, ws, lo, y0, out_band| {
-    let n = out_band.len() / w;
-    s.plan(y0, n, h, ws, r, lo, mode);
-    s.tmp_a.resize(n * w, 0.0);
-    s.tmp_b.resize(n * w, 0.0);
-    vband2_sym(rows, &s.offs, ha, hb, w, n, &mut s.tmp_a, &mut s.tmp_b);
-    for (i, out_row) in out_band.chunks_exact_mut(w).enumerate() {
-      fill_pad(&s.tmp_a[i * w..(i + 1) * w], r, mode, &mut s.pad_a);
-      fill_pad(&s.tmp_b[i * w..(i + 1) * w], r, mode, &mut s.pad_b);
-      // Va then Hb  +  Vb then Ha
-      hrow2_sym(&s.pad_a, hb, &s.pad_b, ha, out_row);
+/// The fast separable filter of an f32 plane (see [`sep_rows_fast`]).
+fn sep_plane_fast(src: &[f32], h: usize, w: usize, vt: &[f32], ht: &[f32], mode: BorderMode, out: &mut [f32]) {
+  for_bands::<f32, f32, f32>(src, h, w, vt.len() / 2, out, |s, rows, y0, out_band| sep_rows_fast(s, rows, h, w, y0, vt, ht, mode, out_band));
+}
+
+/// The half kernels of `scale · gaussian_laplace(·, sigma)`: order 0 (`ha`) and the order 2 one
+/// times `scale` (`hb`; both terms of the Laplacian carry exactly one order-2 factor).
+pub(crate) struct LogKernel {
+  pub(crate) ha: Vec<f32>,
+  pub(crate) hb: Vec<f32>,
+}
+
+impl LogKernel {
+  /// `None` for a sigma scipy would skip (not finite or ≤ 1e-15).
+  pub(crate) fn new(sigma: f64, scale: f64) -> Option<LogKernel> {
+    if !(sigma.is_finite() && sigma > 1e-15) {
+      return None;
     }
-  });
+    let ha = taps_of::<f32>(&half_kernel(&kernel1d(sigma, 0, 4.0)));
+    let hb = half_kernel(&kernel1d(sigma, 2, 4.0)).iter().map(|&v| (v * scale) as f32).collect();
+    Some(LogKernel { ha, hb })
+  }
+
+  pub(crate) fn radius(&self) -> usize {
+    self.ha.len() - 1
+  }
+}
+
+/// Output rows `y0..` (as many as `out` holds) of the scaled Laplacian of Gaussian (reflect):
+/// `Hb(Va(src)) + Ha(Vb(src))`, symmetric taps paired, f32 FMA.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn log_rows(s: &mut Scratch<f32>, rows: &Rows<f32>, h: usize, w: usize, y0: usize, k: &LogKernel, out: &mut [f32]) {
+  let r = k.radius();
+  let n = out.len() / w;
+  let mode = BorderMode::Reflect;
+  s.plan(y0, n, h, rows.ws, r, rows.lo, mode);
+  s.tmp_a.resize(n * w, 0.0);
+  s.tmp_b.resize(n * w, 0.0);
+  vband2_sym(&rows.buf, &s.offs, &k.ha, &k.hb, w, n, &mut s.tmp_a, &mut s.tmp_b);
+  for (i, out_row) in out.chunks_exact_mut(w).enumerate() {
+    fill_pad(&s.tmp_a[i * w..(i + 1) * w], r, mode, &mut s.pad_a);
+    fill_pad(&s.tmp_b[i * w..(i + 1) * w], r, mode, &mut s.pad_b);
+    // Va then Hb  +  Vb then Ha
+    hrow2_sym(&s.pad_a, &k.hb, &s.pad_b, &k.ha, out_row);
+  }
 }
 
 /// `v` as scipy stores it in an array of `T` and reads it back: C truncation toward zero
@@ -596,11 +635,11 @@ fn narrow<T: Element>(v: f64, lo: f64, hi: f64) -> T {
 fn gaussian_plane_exact<T: Element>(src: &[T], h: usize, w: usize, half: &[f64], mode: BorderMode, out: &mut [T]) {
   let r = half.len() - 1;
   let (lo_v, hi_v) = (T::from_f64(f64::NEG_INFINITY).to_f64(), T::from_f64(f64::INFINITY).to_f64());
-  for_bands::<T, f64, T>(src, h, w, r, out, |s, rows, ws, lo, y0, out_band| {
+  for_bands::<T, f64, T>(src, h, w, r, out, |s, rows, y0, out_band| {
     let n = out_band.len() / w;
-    s.plan(y0, n, h, ws, r, lo, mode);
+    s.plan(y0, n, h, rows.ws, r, rows.lo, mode);
     s.tmp_a.resize(n * w, 0.0);
-    vband_sym(rows, &s.offs, half, w, n, &mut s.tmp_a);
+    vband_sym(&rows.buf, &s.offs, half, w, n, &mut s.tmp_a);
     for (tmp_row, out_row) in s.tmp_a.chunks_exact_mut(w).zip(out_band.chunks_exact_mut(w)) {
       tmp_row.iter_mut().for_each(|v| *v = through::<T>(*v, lo_v, hi_v));
       fill_pad(tmp_row, r, mode, &mut s.pad_a);
@@ -716,18 +755,10 @@ pub(crate) fn log_plane_scaled_f32(src: &[f32], h: usize, w: usize, sigma: f64, 
   if !lengths_ok(src.len(), out.len(), h, w) || src.is_empty() {
     return;
   }
-  if !(sigma.is_finite() && sigma > 1e-15) {
-    for (o, &s) in out.iter_mut().zip(src) {
-      *o = (2.0 * scale * s as f64) as f32;
-    }
-    return;
+  match LogKernel::new(sigma, scale) {
+    Some(k) => for_bands::<f32, f32, f32>(src, h, w, k.radius(), out, |s, rows, y0, out_band| log_rows(s, rows, h, w, y0, &k, out_band)),
+    None => out.iter_mut().zip(src).for_each(|(o, &v)| *o = (2.0 * scale * v as f64) as f32),
   }
-  let g = half_kernel(&kernel1d(sigma, 0, 4.0));
-  let d = half_kernel(&kernel1d(sigma, 2, 4.0));
-  let ha = taps_of::<f32>(&g);
-  // The scale goes into the order-2 kernel: both terms carry exactly one order-2 factor.
-  let hb: Vec<f32> = d.iter().map(|&v| (v * scale) as f32).collect();
-  sum2_plane_f32(src, h, w, &ha, &hb, BorderMode::Reflect, out);
 }
 
 /// The `gaussian` processor (DESIGN §7): per slice `scipy.ndimage.gaussian_filter(slice, sigma,

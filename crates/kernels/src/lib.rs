@@ -6,8 +6,8 @@
 //! each numeric result is the numpy / scipy / scikit-image call named in its doc comment.
 
 pub mod blob;
-// pub mod count; (enabled once the kernels it uses land)
-// pub mod dispatch;
+pub mod count;
+pub mod dispatch;
 pub mod gaussian;
 pub mod image;
 pub mod median;

@@ -7,7 +7,7 @@
 //! | [`threshold_otsu`]          | `skimage.filters.threshold_otsu(image)` (nbins 256)                 |
 //! | [`threshold_li`]            | `skimage.filters.threshold_li(image)`                               |
 //! | [`label`]                   | `skimage.measure.label(mask, connectivity=1 \| 2)`                  |
-//! | [`remove_small_objects`]    | `skimage.morphology.remove_small_objects(mask, min_size=…)`         |
+//! | [`remove_small_objects`]    | `skimage.morphology.remove_small_objects(mask, min_size=…)` (≤ goes) |
 //! | [`clear_border`]            | `skimage.segmentation.clear_border(mask)`                           |
 //! | [`distance_transform_edt`]  | `scipy.ndimage.distance_transform_edt(mask)`                        |
 //! | [`peak_local_max_2d`]       | `skimage.feature.peak_local_max(img, min_distance, footprint=ones)` |

@@ -55,6 +55,9 @@ pub fn peak_local_max_2d(img: &[f32], h: usize, w: usize, min_distance: usize, f
   }
 }
 
+/// A candidate peak: `(value, row, col)`.
+type Candidate = (f32, usize, usize);
+
 /// `img.min()`, or `None` if some pixel is NaN (numpy's min is then NaN and no pixel exceeds it).
 fn min_unless_nan(img: &[f32]) -> Option<f32> {
   let (min, nan) = img
@@ -84,7 +87,7 @@ impl Inner {
 
 /// Appends `(value, y, x)` for the candidates of row `y`: `row[x] == max[x]` (or every pixel when
 /// there is no filter) and `row[x] > threshold`, for `x` in the inner columns.
-fn row_candidates(row: &[f32], max: Option<&[f32]>, y: usize, inner: &Inner, threshold: f32, out: &mut Vec<(f32, usize, usize)>) {
+fn row_candidates(row: &[f32], max: Option<&[f32]>, y: usize, inner: &Inner, threshold: f32, out: &mut Vec<Candidate>) {
   if y < inner.y0 || y >= inner.y1 || inner.x0 >= inner.x1 {
     return;
   }
@@ -97,7 +100,7 @@ fn row_candidates(row: &[f32], max: Option<&[f32]>, y: usize, inner: &Inner, thr
 }
 
 /// Candidates of every row, in raster order, parallel over rows.
-fn candidates(img: &[f32], max: Option<&[f32]>, w: usize, inner: &Inner, threshold: f32) -> Vec<(f32, usize, usize)> {
+fn candidates(img: &[f32], max: Option<&[f32]>, w: usize, inner: &Inner, threshold: f32) -> Vec<Candidate> {
   if inner.is_empty() {
     return Vec::new();
   }
@@ -122,9 +125,9 @@ const BAND: usize = 32;
 /// pass over bands of rows, without a full-size filtered image: each band keeps the row-filtered
 /// rows it needs in a ring of `fs` rows. Returns (every pixel equals its filtered value,
 /// candidates in raster order).
-fn banded_scan(img: &[f32], h: usize, w: usize, fs: usize, inner: &Inner, threshold: f32) -> (bool, Vec<(f32, usize, usize)>) {
+fn banded_scan(img: &[f32], h: usize, w: usize, fs: usize, inner: &Inner, threshold: f32) -> (bool, Vec<Candidate>) {
   let (a, b) = (fs / 2, fs - 1 - fs / 2);
-  let bands: Vec<(bool, Vec<(f32, usize, usize)>)> = (0..h.div_ceil(BAND))
+  let bands: Vec<(bool, Vec<Candidate>)> = (0..h.div_ceil(BAND))
     .into_par_iter()
     .map(|band| {
       let (by0, by1) = (band * BAND, ((band + 1) * BAND).min(h));

@@ -1,7 +1,7 @@
 //! `skimage.measure.regionprops` restricted to label, area, centroid and mean intensity.
 
 use super::check_plane;
-use super::sum::numpy_mean_f64;
+use super::sum::numpy_mean_by;
 use rayon::prelude::*;
 
 /// One labelled region (`skimage.measure.regionprops` properties `label`, `area`,
@@ -29,15 +29,15 @@ impl Slots {
   fn new(labels: &[u32]) -> (Slots, Vec<u32>) {
     let max = labels.par_iter().copied().max().unwrap_or(0) as usize;
     if max <= 2 * labels.len() + 1024 {
+      // One presence table per thread (not per rayon split: the tables are label-sized).
+      let per_task = labels.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
       let present = labels
-        .par_chunks(1 << 16)
-        .fold(
-          || vec![false; max + 1],
-          |mut p, c| {
-            c.iter().for_each(|&l| p[l as usize] = true);
-            p
-          },
-        )
+        .par_chunks(per_task)
+        .map(|c| {
+          let mut p = vec![false; max + 1];
+          c.iter().for_each(|&l| p[l as usize] = true);
+          p
+        })
         .reduce(|| vec![false; max + 1], |a, b| a.iter().zip(&b).map(|(x, y)| *x | *y).collect());
       let ids: Vec<u32> = (1..=max as u32).filter(|&l| present[l as usize]).collect();
       let mut lut = vec![NO_SLOT; max + 1];
@@ -77,8 +77,9 @@ struct Moments {
 ///
 /// Coordinates are summed as exact integers and divided once, as numpy's mean of the integral
 /// float coordinates does. The intensity mean is numpy's: the region's values in raster order
-/// summed pairwise and divided by the count, so it is bit-identical. Two parallel passes (moments,
-/// then values grouped by region) and a parallel reduction per region; O(N).
+/// summed pairwise and divided by the count, so it is bit-identical. A parallel pass for the
+/// moments, a counting-sort pass grouping the values by region, and a parallel reduction per
+/// region; O(N).
 ///
 /// # Panics
 /// If `labels` or `intensity` is not `h * w` long.
@@ -112,7 +113,7 @@ pub fn regionprops(labels: &[u32], intensity: &[f32], h: usize, w: usize) -> Vec
       area: m.count as usize,
       centroid_y: m.sum_y as f64 / m.count as f64,
       centroid_x: m.sum_x as f64 / m.count as f64,
-      mean_intensity: numpy_mean_f64(&values[a..b]),
+      mean_intensity: numpy_mean_by(&values[a..b], |v| v as f64),
     })
     .collect()
 }
@@ -152,19 +153,19 @@ fn moments(labels: &[u32], w: usize, slots: &Slots, n: usize) -> Vec<Moments> {
     )
 }
 
-/// The intensities as float64, grouped by slot, each group in raster order (a counting sort).
-fn group_values(labels: &[u32], intensity: &[f32], slots: &Slots, moments: &[Moments]) -> Vec<f64> {
+/// The intensities grouped by slot, each group in raster order (a counting sort).
+fn group_values(labels: &[u32], intensity: &[f32], slots: &Slots, moments: &[Moments]) -> Vec<f32> {
   let mut next: Vec<usize> = Vec::with_capacity(moments.len());
   let mut total = 0usize;
   for m in moments {
     next.push(total);
     total += m.count as usize;
   }
-  let mut values = vec![0f64; total];
+  let mut values = vec![0f32; total];
   for (&l, &v) in labels.iter().zip(intensity) {
     if l != 0 {
       let s = slots.of(l);
-      values[next[s]] = v as f64;
+      values[next[s]] = v;
       next[s] += 1;
     }
   }

@@ -214,7 +214,7 @@ pub fn watershed(image: &[f32], markers: &[u32], mask: &[bool], h: usize, w: usi
     *o = if k { m } else { 0 };
   });
   // One push per pixel at most, so ages stay below the pixel count.
-  if image.len() < (1 << 31) && !image.par_iter().any(|v| v.is_nan()) {
+  if image.len() < (1 << 31) && !image.par_chunks(1 << 16).any(|c| c.iter().any(|v| v.is_nan())) {
     flood::<Packed>(image, markers, mask, h, w, out);
   } else {
     flood::<Exact>(image, markers, mask, h, w, out);
@@ -355,6 +355,48 @@ mod tests {
     watershed(&img, &markers, &mask, h, w, &mut out);
     let got: Vec<String> = out.chunks(w).map(|r| r.iter().map(|v| char::from(b'0' + *v as u8)).collect()).collect();
     assert_eq!(got, TIE_REF);
+  }
+
+  #[test]
+  fn nan_pixels_follow_skimage_heap() {
+    // NaN compares false both ways, which scrambles the heap order; the exact-priority path
+    // reproduces it. /tmp/segment (scikit-image 0.26): img = floor(xorshift_unit(54, 21) * 3)
+    // as 6x9 float64 with NaN at (2, 3), (4, 6), (0, 8); markers 1 at (0, 0), 2 at (5, 8),
+    // 3 at (3, 4); watershed(img, markers) (no mask).
+    let (h, w) = (6, 9);
+    let mut img: Vec<f32> = crate::segment::test_util::xorshift_unit(h * w, 21).iter().map(|u| (u * 3.0).floor()).collect();
+    for (y, x) in [(2, 3), (4, 6), (0, 8)] {
+      img[y * w + x] = f32::NAN;
+    }
+    let mut markers = vec![0u32; h * w];
+    markers[0] = 1;
+    markers[5 * w + 8] = 2;
+    markers[3 * w + 4] = 3;
+    let mut out = vec![0u32; h * w];
+    watershed(&img, &markers, &vec![true; h * w], h, w, &mut out);
+    let got: Vec<String> = out.chunks(w).map(|r| r.iter().map(|v| char::from(b'0' + *v as u8)).collect()).collect();
+    assert_eq!(got, ["111111122", "111111222", "111112222", "111133222", "221232222", "222222222"]);
+  }
+
+  #[test]
+  fn packed_and_exact_priorities_agree() {
+    // Without NaN the one-integer priority must order exactly like scikit-image's comparison.
+    let (h, w) = (40, 37);
+    for seed in 0..6u64 {
+      let u = crate::segment::test_util::xorshift_unit(h * w, 100 + seed);
+      // Few levels (many ties), negative values and both zeros.
+      let img: Vec<f32> = u.iter().map(|v| if *v < 0.05 { -0.0 } else { (v * 5.0).floor() - 2.0 }).collect();
+      let mask: Vec<bool> = u.iter().map(|v| (v * 977.0).fract() < 0.8).collect();
+      let mut markers = vec![0u32; h * w];
+      for k in 0..12 {
+        markers[(k * 131 + seed as usize * 17) % (h * w)] = 1 + k as u32 % 5;
+      }
+      let start: Vec<u32> = markers.iter().zip(&mask).map(|(&m, &k)| if k { m } else { 0 }).collect();
+      let (mut a, mut b) = (start.clone(), start);
+      flood::<Packed>(&img, &markers, &mask, h, w, &mut a);
+      flood::<Exact>(&img, &markers, &mask, h, w, &mut b);
+      assert_eq!(a, b, "seed {seed}");
+    }
   }
 
   // Printed by /tmp/segment/ref_watershed.py (scikit-image 0.26).
