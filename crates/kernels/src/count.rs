@@ -247,7 +247,8 @@ fn region_cells(labels: Vec<u32>, img: &[f32], h: usize, w: usize, p: &CountPara
 }
 
 fn clean_binary(binary: &mut [bool], h: usize, w: usize, p: &CountParams) {
-  remove_small_objects(binary, h, w, p.min_cell_area.ceil() as usize);
+  // scikit-image 0.26 removes objects of min_size pixels or fewer.
+  remove_small_objects(binary, h, w, p.min_cell_area.floor() as usize);
   if p.remove_border_cells {
     clear_border(binary, h, w);
   }

@@ -191,58 +191,56 @@ fn build_row<T: Element, O: Pick>(p: &Plan, src: &[T], t: &mut [T]) {
   }
 }
 
-/// Output rows computed together: a source row's lookups for all of them hit the same few cache
-/// lines, so they are loaded from L2 once and reused from L1.
-const GROUP: usize = 4;
-/// Bytes of accumulators per output row and strip (GROUP of them stay in registers: 8 zmm).
-const STRIP_BYTES: usize = 128;
-/// Output rows per query task.
+/// Pixels per register block of the query loop: 512 bytes of accumulators (8 zmm / 16 ymm);
+/// larger blocks amortise the per-lookup loop overhead, smaller ones keep the rows in L1.
+const BLOCK_BYTES: usize = 512;
+/// Output rows per query task: a strip of one block across this many rows reuses the same
+/// table lines from L1/L2 (consecutive rows need nearly the same source rows).
 const ROWS_PER_TASK: usize = 32;
 
-/// Where the lookups of a group of `GROUP` output rows `y0..y0 + GROUP` come from: source row
-/// `y0 + t` contributes to output row `y0 + i` (chord `d = |t - i|`) through the table offsets
-/// `offs[ranges[(t + ry) * GROUP + i]]` (relative to the row's table, aligned with x = 0).
-/// Chords that cover the whole row are not listed (see `whole_row_extremum`).
-struct Pattern {
-  offs: Vec<usize>,
-  ranges: Vec<(usize, usize)>,
+/// The lookups of a run of output rows: for row `i`, `starts[ends[i-1]..ends[i]]` are offsets
+/// into the band's tables where a `w`-long slice aligned with the output row begins, and
+/// `whole[i]` folds the chords that cover the whole row.
+struct Lookups<T> {
+  starts: Vec<usize>,
+  ends: Vec<usize>,
+  whole: Vec<Option<T>>,
 }
 
-impl Pattern {
-  fn new(p: &Plan) -> Pattern {
-    let ry = p.ry as isize;
-    let (mut offs, mut ranges) = (Vec::new(), Vec::new());
-    for t in -ry..=ry + GROUP as isize - 1 {
-      for i in 0..GROUP as isize {
-        let start = offs.len();
-        let d = (t - i).unsigned_abs();
-        if let Some(c) = p.chords.get(d).filter(|c| !c.whole_row) {
-          offs.extend(c.starts.iter().map(|&s| c.level * p.pw + s));
+impl<T: Element> Lookups<T> {
+  fn new() -> Self {
+    Lookups {
+      starts: Vec::new(),
+      ends: Vec::new(),
+      whole: Vec::new(),
+    }
+  }
+
+  /// Collects the lookups of output rows `ya..yb` (all chords of the clipped disk).
+  fn collect<O: Pick>(&mut self, p: &Plan, tabs: &[T], b0: usize, ya: usize, yb: usize) {
+    self.starts.clear();
+    self.ends.clear();
+    self.whole.clear();
+    for y in ya..yb {
+      let mut whole: Option<T> = None;
+      for (d, c) in p.chords.iter().enumerate() {
+        let up = (d <= y).then(|| y - d);
+        let down = (d > 0 && y + d < p.h).then(|| y + d);
+        for row in up.into_iter().chain(down) {
+          let base = (row - b0) * p.stride;
+          if c.whole_row {
+            let e = tabs[base + p.stride - 1];
+            whole = Some(whole.map_or(e, |m| O::pick(m, e)));
+          } else {
+            let lv = base + c.level * p.pw;
+            self.starts.extend(c.starts.iter().map(|&s| lv + s));
+          }
         }
-        ranges.push((start, offs.len()));
       }
-    }
-    Pattern { offs, ranges }
-  }
-
-  fn lookups(&self, ry: usize, t: isize, i: usize) -> &[usize] {
-    let (a, b) = self.ranges[(t + ry as isize) as usize * GROUP + i];
-    &self.offs[a..b]
-  }
-}
-
-/// The fold of the whole-row chords of output row `y` (their rows' extrema), if any.
-fn whole_row_extremum<T: Element, O: Pick>(p: &Plan, tabs: &[T], b0: usize, y: usize) -> Option<T> {
-  let mut whole: Option<T> = None;
-  for (d, _) in p.chords.iter().enumerate().filter(|(_, c)| c.whole_row) {
-    let up = (d <= y).then(|| y - d);
-    let down = (d > 0 && y + d < p.h).then(|| y + d);
-    for row in up.into_iter().chain(down) {
-      let e = tabs[(row - b0 + 1) * p.stride - 1];
-      whole = Some(whole.map_or(e, |m| O::pick(m, e)));
+      self.ends.push(self.starts.len());
+      self.whole.push(whole);
     }
   }
-  whole
 }
 
 /// `acc[i] = pick(acc[i], v[i])`.
@@ -255,68 +253,47 @@ fn fold1<T: Copy + PartialOrd, O: Pick>(acc: &mut [T], v: &[T]) {
 
 /// Output rows `ya..` (`out` holds them) from the band tables (rows `b0..`).
 ///
-/// Loop order: groups of `GROUP` output rows; within a group one `B`-pixel strip at a time, the
-/// group's accumulators in registers while the source rows stream by, each source row feeding
-/// every output row of the group whose disk it crosses.
-fn query_rows<T: Element, O: Pick, const B: usize>(p: &Plan, pat: &Pattern, tabs: &[T], b0: usize, ya: usize, out: &mut [T]) {
-  let (w, h, ry) = (p.w, p.h as isize, p.ry as isize);
+/// Loop order: one `B`-pixel strip at a time down all the rows, the accumulator block in
+/// registers across a row's lookups (one load + one min per vector and lookup).
+fn query_rows<T: Element, O: Pick, const B: usize>(p: &Plan, tabs: &[T], b0: usize, ya: usize, out: &mut [T], lk: &mut Lookups<T>) {
+  let w = p.w;
+  let n = out.len() / w;
+  lk.collect::<O>(p, tabs, b0, ya, ya + n);
+  for (i, row) in out.chunks_exact_mut(w).enumerate() {
+    let own = (ya + i - b0) * p.stride + p.pad;
+    row.copy_from_slice(&tabs[own..own + w]);
+  }
   let full = w / B * B;
-  for (g, rows) in out.chunks_mut(GROUP * w).enumerate() {
-    let y0 = ya + g * GROUP;
-    let kk = rows.len() / w;
-    for (i, row) in rows.chunks_exact_mut(w).enumerate() {
-      let own = (y0 + i - b0) * p.stride + p.pad;
-      row.copy_from_slice(&tabs[own..own + w]);
-    }
-    // Source rows y0 + t crossing the disk of some output row of the group, inside the image.
-    let t_lo = (-ry).max(-(y0 as isize));
-    let t_hi = (ry + kk as isize - 1).min(h - 1 - y0 as isize);
-    let base = |t: isize| (y0 as isize + t - b0 as isize) as usize * p.stride;
-    let mut bx = 0;
-    while bx < full {
-      // One named accumulator per output row (GROUP == 4) so they stay in registers.
-      let load = |i: usize| -> [T; B] {
-        let i = i.min(kk - 1);
-        rows[i * w + bx..i * w + bx + B].try_into().unwrap()
-      };
-      let (mut a0, mut a1, mut a2, mut a3) = (load(0), load(1), load(2), load(3));
-      for t in t_lo..=t_hi {
-        let b = base(t) + bx;
-        let mut fold = |a: &mut [T; B], i: usize| {
-          if i < kk {
-            for &o in pat.lookups(p.ry, t, i) {
-              let v: &[T; B] = tabs[b + o..b + o + B].try_into().unwrap();
-              for j in 0..B {
-                a[j] = O::pick(a[j], v[j]);
-              }
-            }
-          }
-        };
-        fold(&mut a0, 0);
-        fold(&mut a1, 1);
-        fold(&mut a2, 2);
-        fold(&mut a3, 3);
-      }
-      for (i, a) in [a0, a1, a2, a3].iter().enumerate().take(kk) {
-        rows[i * w + bx..i * w + bx + B].copy_from_slice(a);
-      }
-      bx += B;
-    }
-    for (i, row) in rows.chunks_exact_mut(w).enumerate() {
-      if full < w {
-        for t in t_lo..=t_hi {
-          let b = base(t);
-          for &o in pat.lookups(p.ry, t, i) {
-            fold1::<T, O>(&mut row[full..], &tabs[b + o + full..b + o + w]);
-          }
+  let mut bx = 0;
+  while bx < full {
+    let mut begin = 0;
+    for (i, row) in out.chunks_exact_mut(w).enumerate() {
+      let blk: &mut [T; B] = (&mut row[bx..bx + B]).try_into().unwrap();
+      let mut a = *blk;
+      for &s in &lk.starts[begin..lk.ends[i]] {
+        let v: &[T; B] = tabs[s + bx..s + bx + B].try_into().unwrap();
+        for j in 0..B {
+          a[j] = O::pick(a[j], v[j]);
         }
       }
-      if let Some(e) = whole_row_extremum::<T, O>(p, tabs, b0, y0 + i) {
-        for a in row.iter_mut() {
-          *a = O::pick(*a, e);
-        }
+      *blk = a;
+      begin = lk.ends[i];
+    }
+    bx += B;
+  }
+  let mut begin = 0;
+  for (i, row) in out.chunks_exact_mut(w).enumerate() {
+    if full < w {
+      for &s in &lk.starts[begin..lk.ends[i]] {
+        fold1::<T, O>(&mut row[full..], &tabs[s + full..s + w]);
       }
     }
+    if let Some(e) = lk.whole[i] {
+      for a in row.iter_mut() {
+        *a = O::pick(*a, e);
+      }
+    }
+    begin = lk.ends[i];
   }
 }
 
@@ -331,12 +308,11 @@ fn morph_disk<T: Element, O: Pick>(src: &[T], h: usize, w: usize, r: usize, out:
   let band = (2 * p.ry + 1).max(MIN_BAND_ROWS).min(h);
   let tab_rows = (band + 2 * p.ry).min(h);
   let mut tabs: Vec<T> = vec![src[0]; tab_rows * p.stride];
-  let pat = Pattern::new(&p);
   let query = match std::mem::size_of::<T>() {
-    1 => query_rows::<T, O, { STRIP_BYTES }>,
-    2 => query_rows::<T, O, { STRIP_BYTES / 2 }>,
-    4 => query_rows::<T, O, { STRIP_BYTES / 4 }>,
-    _ => query_rows::<T, O, { STRIP_BYTES / 8 }>,
+    1 => query_rows::<T, O, { BLOCK_BYTES }>,
+    2 => query_rows::<T, O, { BLOCK_BYTES / 2 }>,
+    4 => query_rows::<T, O, { BLOCK_BYTES / 4 }>,
+    _ => query_rows::<T, O, { BLOCK_BYTES / 8 }>,
   };
   let mut y0 = 0;
   while y0 < h {
@@ -354,7 +330,9 @@ fn morph_disk<T: Element, O: Pick>(src: &[T], h: usize, w: usize, r: usize, out:
     out[y0 * w..y1 * w]
       .par_chunks_mut(ROWS_PER_TASK * w)
       .enumerate()
-      .for_each(|(i, rows)| query(&p, &pat, tabs_ro, b0, y0 + i * ROWS_PER_TASK, rows));
+      .for_each_init(Lookups::new, |lk, (i, rows)| {
+        query(&p, tabs_ro, b0, y0 + i * ROWS_PER_TASK, rows, lk);
+      });
     y0 = y1;
   }
 }
