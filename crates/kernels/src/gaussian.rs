@@ -478,18 +478,28 @@ impl<A: Real> Scratch<A> {
   }
 }
 
-/// The input rows of a band in the accumulator type: plane rows `lo..` with stride `ws`, one cache
-/// line more than a row so that a column strip of many rows does not fall into one L1 set (rows of
-/// 4 KiB multiples would, and the vertical pass would then stream from L2).
+/// The input rows of a band in the accumulator type: plane row `lo + k` starts at `buf[k * ws]`.
+/// Rows start on 64-byte boundaries (so the vertical passes' vector loads do not straddle cache
+/// lines), and the stride is one cache line more than a whole number of lines, so that a column
+/// strip of many rows does not fall into one L1 set (rows of 4 KiB multiples would, and the
+/// vertical pass would then stream from L2).
 pub(crate) struct Rows<A> {
-  pub(crate) buf: Vec<A>,
+  store: Vec<A>,
+  /// Index in `store` of the first row (the alignment offset).
+  base: usize,
   pub(crate) ws: usize,
   pub(crate) lo: usize,
 }
 
 impl<A: Real> Rows<A> {
   pub(crate) fn new(w: usize) -> Self {
-    Rows { buf: Vec::new(), ws: w + 64 / std::mem::size_of::<A>(), lo: 0 }
+    let line = 64 / std::mem::size_of::<A>();
+    Rows { store: Vec::new(), base: 0, ws: w.next_multiple_of(line) + line, lo: 0 }
+  }
+
+  /// The row buffer (row `lo` first).
+  pub(crate) fn buf(&self) -> &[A] {
+    &self.store[self.base..]
   }
 
   /// Converts the input rows that output rows `[y0, y1)` read with a kernel of radius `r`.
@@ -499,10 +509,15 @@ impl<A: Real> Rows<A> {
   pub(crate) fn load<T: Element>(&mut self, src: &[T], h: usize, w: usize, y0: usize, y1: usize, r: usize) {
     self.lo = y0.saturating_sub(r);
     let hi = (y1 + r).min(h);
-    self.buf.clear();
+    let line = 64 / std::mem::size_of::<A>();
+    self.store.clear();
+    // Reserve first so the allocation (and the alignment offset) stays put while filling.
+    self.store.reserve((hi - self.lo) * self.ws + line);
+    self.base = self.store.as_ptr().align_offset(64).min(line - 1);
+    self.store.resize(self.base, A::ZERO);
     for row in src[self.lo * w..hi * w].chunks_exact(w) {
-      self.buf.extend(row.iter().map(|v| A::of(v.to_f64())));
-      self.buf.resize(self.buf.len() + (self.ws - w), A::ZERO);
+      self.store.extend(row.iter().map(|v| A::of(v.to_f64())));
+      self.store.resize(self.store.len() + (self.ws - w), A::ZERO);
     }
   }
 }
@@ -526,12 +541,14 @@ fn for_bands<T: Element, A: Real, O: Send>(
 /// Output rows `y0..` (as many as `out` holds) of the fast separable filter: vertical `vt` then
 /// horizontal `ht` (odd lengths), border `mode`, f32 FMA.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn sep_rows_fast(s: &mut Scratch<f32>, rows: &Rows<f32>, h: usize, w: usize, y0: usize, vt: &[f32], ht: &[f32], mode: BorderMode, out: &mut [f32]) {
+pub(crate) fn sep_rows_fast(
+  s: &mut Scratch<f32>, rows: &Rows<f32>, h: usize, w: usize, y0: usize, vt: &[f32], ht: &[f32], mode: BorderMode, out: &mut [f32],
+) {
   let (rv, rh) = (vt.len() / 2, ht.len() / 2);
   let n = out.len() / w;
   s.plan(y0, n, h, rows.ws, rv, rows.lo, mode);
   s.tmp_a.resize(n * w, 0.0);
-  vband(&rows.buf, &s.offs, vt, w, n, &mut s.tmp_a);
+  vband(rows.buf(), &s.offs, vt, w, n, &mut s.tmp_a);
   for (tmp_row, out_row) in s.tmp_a.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
     fill_pad(tmp_row, rh, mode, &mut s.pad_a);
     hrow(&s.pad_a, ht, out_row, |a| a);
@@ -576,7 +593,7 @@ pub(crate) fn log_rows(s: &mut Scratch<f32>, rows: &Rows<f32>, h: usize, w: usiz
   s.plan(y0, n, h, rows.ws, r, rows.lo, mode);
   s.tmp_a.resize(n * w, 0.0);
   s.tmp_b.resize(n * w, 0.0);
-  vband2_sym(&rows.buf, &s.offs, &k.ha, &k.hb, w, n, &mut s.tmp_a, &mut s.tmp_b);
+  vband2_sym(rows.buf(), &s.offs, &k.ha, &k.hb, w, n, &mut s.tmp_a, &mut s.tmp_b);
   for (i, out_row) in out.chunks_exact_mut(w).enumerate() {
     fill_pad(&s.tmp_a[i * w..(i + 1) * w], r, mode, &mut s.pad_a);
     fill_pad(&s.tmp_b[i * w..(i + 1) * w], r, mode, &mut s.pad_b);
@@ -639,7 +656,7 @@ fn gaussian_plane_exact<T: Element>(src: &[T], h: usize, w: usize, half: &[f64],
     let n = out_band.len() / w;
     s.plan(y0, n, h, rows.ws, r, rows.lo, mode);
     s.tmp_a.resize(n * w, 0.0);
-    vband_sym(&rows.buf, &s.offs, half, w, n, &mut s.tmp_a);
+    vband_sym(rows.buf(), &s.offs, half, w, n, &mut s.tmp_a);
     for (tmp_row, out_row) in s.tmp_a.chunks_exact_mut(w).zip(out_band.chunks_exact_mut(w)) {
       tmp_row.iter_mut().for_each(|v| *v = through::<T>(*v, lo_v, hi_v));
       fill_pad(tmp_row, r, mode, &mut s.pad_a);

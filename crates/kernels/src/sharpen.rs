@@ -18,9 +18,10 @@ use crate::gaussian::{gaussian_plane, kernel_radius, BorderMode};
 use crate::image::Dims;
 use rayon::prelude::*;
 use stackbridge_core::{DType, Element, SbError, SbResult};
+use std::ops::{Add, Div, Mul, Sub};
 
 /// The working float type of one slice (f32 or f64, as numpy promotes).
-trait Work: Element + Copy + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> + std::ops::Div<Output = Self> {
+trait Work: Element + Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> {
   fn of(v: f64) -> Self;
 }
 
