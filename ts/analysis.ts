@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { numpy } from './decorators.js';
 import { InvalidArgumentError } from './errors.js';
 import type { NDArray } from './ndarray.js';
-import { countHost, type ProcessorInput } from './processors/host.js';
+import { countHost, named, type ProcessorInput } from './processors/host.js';
 
 export type DetectionMethod = 'blob_log' | 'blob_dog' | 'watershed' | 'threshold';
 export type ThresholdMethod = 'otsu' | 'li';
@@ -69,9 +69,8 @@ export interface CellCountResult {
 }
 
 async function countCellsImpl(stack: ProcessorInput, options?: CountCellsOptions): Promise<[NDArray, CellCountResult[], NDArray<'int32'> | null]> {
-  const { results, masks, input, made } = await countHost(stack, options);
   // The stack comes back unchanged (a tensor input was transferred: that host copy is the result).
-  void made;
+  const { results, masks, input } = await countHost(stack, options);
   return [input, JSON.parse(results) as CellCountResult[], masks];
 }
 
@@ -80,7 +79,7 @@ async function countCellsImpl(stack: ProcessorInput, options?: CountCellsOptions
  * the stack unchanged, one result per slice, and the int32 label stack when
  * `returnSegmentationMask` (else null).
  */
-export const countCellsSingleChannel = numpy(Object.defineProperty(countCellsImpl, 'name', { value: 'countCellsSingleChannel' }));
+export const countCellsSingleChannel = numpy(named('countCellsSingleChannel', countCellsImpl));
 
 /** Python's `repr` of a float, as pandas and `json.dumps` print it (`5.0`, `1e-05`). */
 function pyFloat(v: number): string {

@@ -7,7 +7,7 @@ import type { DecoratedFunction } from '../decorators.js';
 import { cupy, jax, numpy, pyclesperanto, tensorflow, torch } from '../decorators.js';
 import type { NDArray } from '../ndarray.js';
 import type { MemoryTypeName } from '../types.js';
-import { runHost, SEPARABLE, type ProcessorInput } from './host.js';
+import { named, runHost, SEPARABLE, type ProcessorInput } from './host.js';
 import type {
   CompositeOptions,
   CropOptions,
@@ -57,12 +57,6 @@ export interface ProcessorFamily<T extends MemoryTypeName> {
 const NATIVE_DTYPE = new Set(['stackPercentileNormalize', 'percentileNormalize']);
 
 const DECORATORS = { numpy, cupy, torch, tensorflow, jax, pyclesperanto } as const;
-
-/** A named function (decorators take the name from it). */
-function named<F extends (...args: any[]) => unknown>(name: string, f: F): F {
-  Object.defineProperty(f, 'name', { value: name });
-  return f;
-}
 
 export function makeFamily<T extends MemoryTypeName>(type: T): ProcessorFamily<T> {
   const deco = DECORATORS[type] as (options: object, fn: (...args: any[]) => unknown) => unknown;

@@ -35,6 +35,11 @@ function optionsJson(name: string, options: unknown): string {
   return JSON.stringify(options, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
 }
 
+/** Names `f` (the decorators take a wrapped function's name from it). */
+export function named<F extends (...args: any[]) => unknown>(name: string, f: F): F {
+  return Object.defineProperty(f, 'name', { value: name });
+}
+
 /** Runs processor `name` of the kernel crate; the result has the input's memory type. */
 export async function runHost<D extends Dtype = Dtype>(name: string, stack: unknown, options?: object, aux?: NDArray): Promise<NDArray<D>> {
   const json = optionsJson(name, options);
@@ -49,12 +54,13 @@ export async function runHost<D extends Dtype = Dtype>(name: string, stack: unkn
 }
 
 /** `countCellsSingleChannel` on the host: the raw JSON results and the optional masks. */
-export async function countHost(stack: unknown, options?: object): Promise<{ results: string; masks: NDArray<'int32'> | null; input: NDArray; made: boolean }> {
+/** The returned `input` is the host stack the kernels read (a tensor's host copy), handed back as the result. */
+export async function countHost(stack: unknown, options?: object): Promise<{ results: string; masks: NDArray<'int32'> | null; input: NDArray }> {
   const json = optionsJson('countCellsSingleChannel', options);
   const { array, made } = await toHost(stack, 'countCellsSingleChannel');
   try {
     const out = await nativeAsync(() => addon.countCells(handleOf(array), json));
-    return { results: out.results, masks: out.masks ? wrap<'int32'>(out.masks) : null, input: array, made };
+    return { results: out.results, masks: out.masks ? wrap<'int32'>(out.masks) : null, input: array };
   } catch (e) {
     if (made) array.dispose();
     throw e;
