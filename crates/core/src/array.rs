@@ -50,6 +50,7 @@ impl Pinned {
     }
   }
 
+  #[allow(clippy::mut_from_ref)]
   pub fn as_mut_bytes(&self) -> &mut [u8] {
     // SAFETY: see `as_mut_slice`.
     unsafe { std::slice::from_raw_parts_mut(self.block.as_ptr().add(self.byte_offset), self.nbytes) }

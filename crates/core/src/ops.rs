@@ -47,7 +47,7 @@ fn map_into<S: Element, D: Element>(src: &[S], dst: &mut [D], f: impl Fn(S) -> D
 
 /// Converts raw elements of `src_dtype` into `dst` (a fresh array's memory of `dst_dtype`).
 pub fn cast_bytes_into(src: &[u8], src_dtype: DType, dst: &mut [u8], dst_dtype: DType) -> SbResult<()> {
-  if src.len() % src_dtype.size() != 0 || src.len() / src_dtype.size() != dst.len() / dst_dtype.size() {
+  if !src.len().is_multiple_of(src_dtype.size()) || src.len() / src_dtype.size() != dst.len() / dst_dtype.size() {
     return Err(SbError::invalid("element counts differ"));
   }
   if src_dtype == dst_dtype {
@@ -56,7 +56,7 @@ pub fn cast_bytes_into(src: &[u8], src_dtype: DType, dst: &mut [u8], dst_dtype: 
   }
   // Typed views need aligned input; JS TypedArrays always are, but keep a safe fallback.
   let aligned: std::borrow::Cow<[u8]> =
-    if (src.as_ptr() as usize) % src_dtype.size() == 0 { src.into() } else { src.to_vec().into() };
+    if (src.as_ptr() as usize).is_multiple_of(src_dtype.size()) { src.into() } else { src.to_vec().into() };
   with_dtype!(src_dtype, S => {
     let s: &[S] = unsafe { std::slice::from_raw_parts(aligned.as_ptr() as *const S, aligned.len() / src_dtype.size()) };
     with_dtype!(dst_dtype, D => {
@@ -131,7 +131,8 @@ fn min_max<F: Float>(s: &[F]) -> Option<(F, F)> {
 
 fn scale_float<F: Float, D: Element>(src: &[F], dst: &mut [D], dtype: DType) -> bool {
   let Some((lo, hi)) = min_max(src) else { return false };
-  if !(hi > lo) {
+  // Constant (or NaN) range: nothing to stretch.
+  if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
     return false;
   }
   // OpenHCS `_scale_and_convert_numpy`: (x - min) / (max - min) * range (+ offset), then astype.
@@ -154,7 +155,7 @@ fn scale_float<F: Float, D: Element>(src: &[F], dst: &mut [D], dtype: DType) -> 
 /// OpenHCS's dtype conversion of a function result: a float result going to an integer dtype is
 /// min–max stretched over that dtype's range; a constant image and every other pair is `astype`.
 pub fn scale_to_dtype(a: &HostArray, dtype: DType) -> SbResult<HostArray> {
-  if !(a.dtype.is_float() && !dtype.is_float()) {
+  if !a.dtype.is_float() || dtype.is_float() {
     return astype(a, dtype);
   }
   let out = HostArray::alloc(a.shape.clone(), dtype, a.memory_type, false)?;
