@@ -1,23 +1,28 @@
-//! The host domain's caching allocator (DESIGN §4): 64-byte aligned blocks, a cache of freed
-//! blocks keyed by rounded size, statistics, `empty_cache` and an optional limit that fails
-//! exactly like a device running out of memory.
+//! The caching allocator (DESIGN §4): aligned blocks, a cache of freed blocks keyed by rounded
+//! size, statistics, `empty_cache` and an optional limit that fails exactly like a device running
+//! out of memory. One instance per device whose memory the host can address: the host itself, and
+//! each OpenCL device (its buffers wrap these blocks with `CL_MEM_USE_HOST_PTR`, see
+//! stackbridge-opencl).
 
 use crate::error::{SbError, SbResult};
+use crate::memory_type::Device;
 use std::alloc::{alloc, alloc_zeroed, dealloc, Layout};
 use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 const ALIGN: usize = 64;
+/// OpenCL devices get page-aligned blocks: drivers use such host pointers in place.
+const DEVICE_ALIGN: usize = 4096;
 /// Blocks larger than this are rounded to 2 MiB so that near sizes share cache entries.
 const LARGE: usize = 1 << 20;
 /// The cache never holds more than this; beyond it freed blocks go back to the system.
 const MAX_CACHED: usize = 4 << 30;
 
-fn round_size(bytes: usize) -> usize {
-  let b = bytes.max(ALIGN);
+fn round_size(bytes: usize, align: usize) -> usize {
+  let b = bytes.max(align);
   if b <= LARGE {
-    b.div_ceil(512) * 512
+    b.div_ceil(512.max(align)) * 512.max(align)
   } else {
     b.div_ceil(2 << 20) * (2 << 20)
   }
@@ -46,6 +51,10 @@ struct State {
 /// A caching allocator for one domain's host memory.
 pub struct HostAllocator {
   state: Mutex<State>,
+  device: Device,
+  align: usize,
+  /// The device's memory size when it is not the machine's (an OpenCL device's global memory).
+  total: Mutex<Option<u64>>,
 }
 
 /// An allocation from a `HostAllocator`; returned to its cache on drop.
@@ -104,7 +113,22 @@ fn system_memory() -> (u64, u64) {
 
 impl HostAllocator {
   pub fn new() -> Self {
-    HostAllocator { state: Mutex::new(State::default()) }
+    Self::for_device(Device::Host)
+  }
+
+  /// An allocator for `device`'s memory (page-aligned blocks for devices other than the host).
+  pub fn for_device(device: Device) -> Self {
+    let align = if device == Device::Host { ALIGN } else { DEVICE_ALIGN };
+    HostAllocator { state: Mutex::new(State::default()), device, align, total: Mutex::new(None) }
+  }
+
+  pub fn device(&self) -> Device {
+    self.device
+  }
+
+  /// Records the device's own memory size (reported by `capacity` when no limit is set).
+  pub fn set_total(&self, total: u64) {
+    *self.total.lock().unwrap_or_else(|p| p.into_inner()) = Some(total);
   }
 
   fn lock(&self) -> MutexGuard<'_, State> {
@@ -116,7 +140,9 @@ impl HostAllocator {
   /// Allocates `bytes` (zeroed when asked). Over the limit, the cache is released and the request
   /// retried once, then it fails with `OutOfMemoryError`, as a device allocator does.
   pub fn allocate(&'static self, bytes: usize, zeroed: bool) -> SbResult<HostBlock> {
-    let cap = round_size(bytes);
+    let cap = round_size(bytes, self.align);
+    let align = self.align;
+    let dev = self.device.to_string();
     let mut st = self.lock();
     st.stats.allocations += 1;
     if let Some(raw) = st.cache.get_mut(&cap).and_then(|v| v.pop()) {
@@ -132,26 +158,26 @@ impl HostAllocator {
     }
     if let Some(limit) = st.stats.limit_bytes {
       if st.stats.allocated_bytes + st.stats.cached_bytes + cap as u64 > limit {
-        Self::free_cache(&mut st);
+        self.free_cache(&mut st);
         if st.stats.allocated_bytes + cap as u64 > limit {
           let free = limit.saturating_sub(st.stats.allocated_bytes);
           // Report what the allocator needed (the request rounded to its block size), so the
           // numbers explain the failure.
-          return Err(SbError::out_of_memory("cpu", cap as u64, free, Some(limit)));
+          return Err(SbError::out_of_memory(&dev, cap as u64, free, Some(limit)));
         }
       }
     }
-    let layout = Layout::from_size_align(cap, ALIGN).map_err(|_| SbError::invalid(format!("allocation of {bytes} B is too large")))?;
+    let layout = Layout::from_size_align(cap, align).map_err(|_| SbError::invalid(format!("allocation of {bytes} B is too large")))?;
     // SAFETY: layout has a non-zero size.
     let mut p = unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } };
     if p.is_null() {
       // The system refused: give back what the cache holds and try once more.
-      Self::free_cache(&mut st);
+      self.free_cache(&mut st);
       p = unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } };
     }
     let Some(ptr) = NonNull::new(p) else {
       let (_, avail) = system_memory();
-      return Err(SbError::out_of_memory("cpu", bytes as u64, avail, st.stats.limit_bytes));
+      return Err(SbError::out_of_memory(&dev, bytes as u64, avail, st.stats.limit_bytes));
     };
     Self::account(&mut st, cap);
     Ok(HostBlock { ptr, capacity: cap, len: bytes, owner: self })
@@ -172,15 +198,15 @@ impl HostAllocator {
     } else {
       drop(st);
       // SAFETY: allocated with this exact layout.
-      unsafe { dealloc(ptr.as_ptr(), Layout::from_size_align_unchecked(cap, ALIGN)) };
+      unsafe { dealloc(ptr.as_ptr(), Layout::from_size_align_unchecked(cap, self.align)) };
     }
   }
 
-  fn free_cache(st: &mut State) {
+  fn free_cache(&self, st: &mut State) {
     for (cap, blocks) in st.cache.drain() {
       for b in blocks {
-        // SAFETY: each cached block was allocated with (cap, ALIGN).
-        unsafe { dealloc(b.0.as_ptr(), Layout::from_size_align_unchecked(cap, ALIGN)) };
+        // SAFETY: each cached block was allocated with (cap, self.align).
+        unsafe { dealloc(b.0.as_ptr(), Layout::from_size_align_unchecked(cap, self.align)) };
       }
     }
     st.stats.cached_bytes = 0;
@@ -188,7 +214,7 @@ impl HostAllocator {
 
   /// Returns every cached block to the system.
   pub fn empty_cache(&self) {
-    Self::free_cache(&mut self.lock());
+    self.free_cache(&mut self.lock());
   }
 
   /// Sets (or clears) the limit. Cached blocks above a new limit are released.
@@ -197,7 +223,7 @@ impl HostAllocator {
     st.stats.limit_bytes = limit;
     if let Some(l) = limit {
       if st.stats.allocated_bytes + st.stats.cached_bytes > l {
-        Self::free_cache(&mut st);
+        self.free_cache(&mut st);
       }
     }
   }
@@ -213,7 +239,11 @@ impl HostAllocator {
       Some(l) => (l, l.saturating_sub(st.stats.allocated_bytes + st.stats.cached_bytes)),
       None => {
         let (total, avail) = system_memory();
-        (total, avail + st.stats.cached_bytes)
+        match *self.total.lock().unwrap_or_else(|p| p.into_inner()) {
+          // A device of its own size: what it holds is all that is not free.
+          Some(t) => (t, t.saturating_sub(st.stats.allocated_bytes)),
+          None => (total, avail + st.stats.cached_bytes),
+        }
       }
     }
   }
@@ -229,6 +259,20 @@ impl Default for HostAllocator {
 pub fn host_allocator() -> &'static HostAllocator {
   static HOST: OnceLock<HostAllocator> = OnceLock::new();
   HOST.get_or_init(HostAllocator::new)
+}
+
+/// The allocator of `device` (created on first use and kept for the process, as a device's is).
+/// CUDA memory is not host-addressable and never comes from here.
+pub fn allocator_for(device: Device) -> SbResult<&'static HostAllocator> {
+  match device {
+    Device::Host => Ok(host_allocator()),
+    Device::OpenCl(_) => {
+      static DEVICES: OnceLock<Mutex<HashMap<Device, &'static HostAllocator>>> = OnceLock::new();
+      let mut map = DEVICES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+      Ok(*map.entry(device).or_insert_with(|| Box::leak(Box::new(HostAllocator::for_device(device)))))
+    }
+    other => Err(SbError::invalid(format!("{other} memory is not allocated by the host-addressable allocator"))),
+  }
 }
 
 #[cfg(test)]

@@ -71,9 +71,14 @@ impl std::fmt::Debug for HostArray {
 impl HostArray {
   /// A new host array of `shape` (zeroed when asked).
   pub fn alloc(shape: Vec<usize>, dtype: DType, memory_type: MemoryType, zeroed: bool) -> SbResult<HostArray> {
+    HostArray::alloc_on(Device::Host, shape, dtype, memory_type, zeroed)
+  }
+
+  /// A new array in `device`'s host-addressable memory (the host, or an OpenCL device).
+  pub fn alloc_on(device: Device, shape: Vec<usize>, dtype: DType, memory_type: MemoryType, zeroed: bool) -> SbResult<HostArray> {
     let n = numel(&shape)?;
     let bytes = n.checked_mul(dtype.size()).ok_or_else(|| SbError::invalid("array too large"))?;
-    let storage = Storage::host(bytes, zeroed)?;
+    let storage = Storage::on(device, bytes, zeroed)?;
     Ok(HostArray { storage, dtype, shape, offset: 0, memory_type, readonly: false })
   }
 
@@ -100,6 +105,17 @@ impl HostArray {
   pub fn pin(&self) -> SbResult<Pinned> {
     let block = self.storage.pin()?;
     Ok(Pinned { block, byte_offset: self.byte_offset(), nbytes: self.nbytes() })
+  }
+
+  /// A new array like `self` lives (same device), of another shape, dtype and memory type.
+  pub fn alloc_like(&self, shape: Vec<usize>, dtype: DType, memory_type: MemoryType, zeroed: bool) -> SbResult<HostArray> {
+    HostArray::alloc_on(self.device(), shape, dtype, memory_type, zeroed)
+  }
+
+  /// A zero-copy view of the same memory as `memory_type` on `device` (host memory an OpenCL
+  /// device shares, or back).
+  pub fn view_on(&self, memory_type: MemoryType, device: Device) -> HostArray {
+    HostArray { storage: self.storage.view_on(device), ..self.view_as(memory_type) }
   }
 
   /// A zero-copy view as another memory type. Views of immutable data stay read-only.

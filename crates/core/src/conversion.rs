@@ -138,7 +138,8 @@ fn classify(
   Ok(match (src.domain(), dst.domain()) {
     (D::Host, D::Cuda) | (D::Cuda, D::Host) => Transfer,
     (D::Host, D::OpenCl) => if shares_host(dst) { ZeroCopy } else { Transfer },
-    (D::OpenCl, D::Host) => if shares_host(src) { ZeroCopy } else { Transfer },
+    // DESIGN §2's pyclesperanto row: always a copy out, so the device memory can be released.
+    (D::OpenCl, D::Host) => Transfer,
     (D::Host, D::Tfjs) => match opts.dtype {
       Some(DType::F32) | Some(DType::I32) => ZeroCopy,
       _ => Transfer,
@@ -222,9 +223,11 @@ mod tests {
     assert_eq!(kind(Pyclesperanto, Device::OpenCl(0), Cupy, RT, &t).unwrap(), CpuRoundtrip);
     assert_eq!(kind(Pyclesperanto, Device::OpenCl(0), Tensorflow, RT, &t).unwrap(), CpuRoundtrip);
     assert_eq!(kind(Tensorflow, Device::Tfjs, Pyclesperanto, RT, &t).unwrap(), CpuRoundtrip);
-    // OpenCL <-> host: zero-copy when the device shares host memory
+    // host -> OpenCL: zero-copy when the device shares host memory; OpenCL -> host: a transfer
+    assert_eq!(kind(Numpy, Device::Host, Pyclesperanto, O, &t).unwrap(), Transfer);
+    assert_eq!(kind(Numpy, Device::Host, Pyclesperanto, ConvertOptions { gpu_id: Some(1), ..O }, &t).unwrap(), ZeroCopy);
     assert_eq!(kind(Pyclesperanto, Device::OpenCl(0), Numpy, O, &t).unwrap(), Transfer);
-    assert_eq!(kind(Pyclesperanto, Device::OpenCl(1), Numpy, O, &t).unwrap(), ZeroCopy);
+    assert_eq!(kind(Pyclesperanto, Device::OpenCl(1), Numpy, O, &t).unwrap(), Transfer);
     assert_eq!(kind(Pyclesperanto, Device::OpenCl(0), Pyclesperanto, ConvertOptions { gpu_id: Some(1), ..O }, &t).unwrap(), DeviceMove);
     assert_eq!(kind(Pyclesperanto, Device::OpenCl(1), Pyclesperanto, O, &t).unwrap(), Identity);
   }

@@ -69,14 +69,14 @@ pub fn cast_bytes_into(src: &[u8], src_dtype: DType, dst: &mut [u8], dst_dtype: 
 
 /// A new array holding a copy (same dtype, same memory type, writable).
 pub fn copy(a: &HostArray) -> SbResult<HostArray> {
-  let out = HostArray::alloc(a.shape.clone(), a.dtype, a.memory_type, false)?;
+  let out = a.alloc_like(a.shape.clone(), a.dtype, a.memory_type, false)?;
   par_copy(out.pin()?.as_mut_bytes(), a.pin()?.bytes());
   Ok(HostArray { readonly: a.readonly && a.memory_type.is_immutable(), ..out })
 }
 
 /// numpy `astype`: a new array of `dtype` (a copy even when the dtype is the same).
 pub fn astype(a: &HostArray, dtype: DType) -> SbResult<HostArray> {
-  let out = HostArray::alloc(a.shape.clone(), dtype, a.memory_type, false)?;
+  let out = a.alloc_like(a.shape.clone(), dtype, a.memory_type, false)?;
   cast_bytes_into(a.pin()?.bytes(), a.dtype, out.pin()?.as_mut_bytes(), dtype)?;
   Ok(out)
 }
@@ -158,7 +158,7 @@ pub fn scale_to_dtype(a: &HostArray, dtype: DType) -> SbResult<HostArray> {
   if !a.dtype.is_float() || dtype.is_float() {
     return astype(a, dtype);
   }
-  let out = HostArray::alloc(a.shape.clone(), dtype, a.memory_type, false)?;
+  let out = a.alloc_like(a.shape.clone(), dtype, a.memory_type, false)?;
   let (src, dst) = (a.pin()?, out.pin()?);
   let done = match a.dtype {
     DType::F32 => with_dtype!(dtype, D => scale_float::<f32, D>(src.as_slice::<f32>(), dst.as_mut_slice::<D>(), dtype)),
@@ -193,7 +193,7 @@ pub fn concat_axis0(parts: &[HostArray]) -> SbResult<HostArray> {
   }
   let mut shape = first.shape.clone();
   shape[0] = z;
-  let out = HostArray::alloc(shape, first.dtype, first.memory_type, false)?;
+  let out = first.alloc_like(shape, first.dtype, first.memory_type, false)?;
   let dst = out.pin()?;
   let bytes = dst.as_mut_bytes();
   let mut at = 0;

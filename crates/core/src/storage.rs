@@ -4,13 +4,16 @@
 //! access reports `DisposedError`. Work in flight holds a `pin()` (an `Arc` of the block), so a
 //! dispose during an async operation frees the memory only when that operation ends.
 
-use crate::alloc::{host_allocator, HostBlock};
+use crate::alloc::{allocator_for, HostBlock};
 use crate::error::{SbError, SbResult};
 use crate::memory_type::Device;
 use std::sync::{Arc, RwLock};
 
+type Slot = Arc<RwLock<Option<Arc<HostBlock>>>>;
+
 pub struct Storage {
-  mem: RwLock<Option<Arc<HostBlock>>>,
+  /// Shared by the views of this memory on other devices (`view_on`): freeing one frees all.
+  mem: Slot,
   bytes: usize,
   device: Device,
 }
@@ -18,8 +21,19 @@ pub struct Storage {
 impl Storage {
   /// Host memory of `bytes`, zeroed when asked.
   pub fn host(bytes: usize, zeroed: bool) -> SbResult<Arc<Storage>> {
-    let block = host_allocator().allocate(bytes, zeroed)?;
-    Ok(Arc::new(Storage { mem: RwLock::new(Some(Arc::new(block))), bytes, device: Device::Host }))
+    Storage::on(Device::Host, bytes, zeroed)
+  }
+
+  /// Memory of `bytes` from `device`'s allocator (the host or an OpenCL device).
+  pub fn on(device: Device, bytes: usize, zeroed: bool) -> SbResult<Arc<Storage>> {
+    let block = allocator_for(device)?.allocate(bytes, zeroed)?;
+    Ok(Arc::new(Storage { mem: Arc::new(RwLock::new(Some(Arc::new(block)))), bytes, device }))
+  }
+
+  /// The same memory seen as living on `device` (a zero-copy view of host memory by an OpenCL
+  /// device that shares it). Disposing either frees both, as for any view.
+  pub fn view_on(&self, device: Device) -> Arc<Storage> {
+    Arc::new(Storage { mem: self.mem.clone(), bytes: self.bytes, device })
   }
 
   pub fn bytes(&self) -> usize {
@@ -39,7 +53,7 @@ impl Storage {
   /// the work runs) leaves the alias valid until the work drops it.
   pub fn alias(&self) -> SbResult<Arc<Storage>> {
     let block = self.pin()?;
-    Ok(Arc::new(Storage { mem: RwLock::new(Some(block)), bytes: self.bytes, device: self.device }))
+    Ok(Arc::new(Storage { mem: Arc::new(RwLock::new(Some(block))), bytes: self.bytes, device: self.device }))
   }
 
   pub fn is_freed(&self) -> bool {

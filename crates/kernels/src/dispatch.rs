@@ -31,121 +31,172 @@ pub const PROCESSORS: [(&str, bool); 11] = [
 ];
 
 fn new_like(input: &HostArray, dims: Dims, dtype: DType) -> SbResult<HostArray> {
-  let out = HostArray::alloc(vec![dims.z, dims.h, dims.w], dtype, input.memory_type, false)?;
+  let out = input.alloc_like(vec![dims.z, dims.h, dims.w], dtype, input.memory_type, false)?;
   Ok(HostArray { readonly: input.memory_type.is_immutable(), ..out })
+}
+
+/// A processor with its options read and checked: what every backend (CPU here, OpenCL, CUDA)
+/// executes, so names, defaults and option errors are the same everywhere.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+  Normalize { per_slice: bool, params: NormalizeParams },
+  Tophat(TophatParams),
+  Projection(ProjectionMethod),
+  Sharpen { radius: f64, amount: f64 },
+  Composite { weights: Option<Vec<f64>> },
+  ApplyMask,
+  Equalize(EqualizeParams),
+  SpatialBin { bin: usize, method: BinMethod },
+  Crop { start: [usize; 3], size: [usize; 3] },
+  Gaussian { sigma: f64 },
+}
+
+impl Op {
+  /// Reads processor `name`'s JSON options (unknown keys and bad values are typed errors).
+  pub fn parse(name: &str, options: &str) -> SbResult<Op> {
+    Ok(match name {
+      "stackPercentileNormalize" | "percentileNormalize" => {
+        let p = Params::parse(name, options, &["lowPercentile", "highPercentile", "targetMin", "targetMax"])?;
+        Op::Normalize {
+          per_slice: name == "percentileNormalize",
+          params: NormalizeParams {
+            low_percentile: p.f64("lowPercentile", 1.0)?,
+            high_percentile: p.f64("highPercentile", 99.0)?,
+            target_min: p.f64("targetMin", 0.0)?,
+            target_max: p.f64("targetMax", 65535.0)?,
+          },
+        }
+      }
+      "tophat" => {
+        let p = Params::parse(name, options, &["selemRadius", "downsampleFactor"])?;
+        Op::Tophat(TophatParams { selem_radius: p.usize("selemRadius", 50)?, downsample_factor: p.usize("downsampleFactor", 4)? })
+      }
+      "createProjection" => {
+        let p = Params::parse(name, options, &["method"])?;
+        Op::Projection(ProjectionMethod::parse(p.choice(
+          "method",
+          "max_projection",
+          &["max_projection", "mean_projection", "min_projection", "median_projection", "std_projection"],
+        )?)?)
+      }
+      "sharpen" => {
+        let p = Params::parse(name, options, &["radius", "amount"])?;
+        Op::Sharpen { radius: p.f64("radius", 1.0)?, amount: p.f64("amount", 1.0)? }
+      }
+      "createComposite" => {
+        let p = Params::parse(name, options, &["weights"])?;
+        Op::Composite { weights: p.f64_list("weights")? }
+      }
+      "applyMask" => {
+        Params::parse(name, options, &[])?;
+        Op::ApplyMask
+      }
+      "stackEqualizeHistogram" => {
+        let p = Params::parse(name, options, &["bins", "rangeMin", "rangeMax"])?;
+        Op::Equalize(EqualizeParams { bins: p.usize("bins", 65536)?, range_min: p.f64("rangeMin", 0.0)?, range_max: p.f64("rangeMax", 65535.0)? })
+      }
+      "spatialBin2d" => {
+        let p = Params::parse(name, options, &["binSize", "method"])?;
+        Op::SpatialBin { bin: p.usize("binSize", 2)?, method: BinMethod::parse(p.choice("method", "mean", &["mean", "sum", "max", "min"])?)? }
+      }
+      "crop" => {
+        let p = Params::parse(name, options, &["startX", "startY", "startZ", "width", "height", "depth"])?;
+        Op::Crop {
+          start: [p.usize("startZ", 0)?, p.usize("startY", 0)?, p.usize("startX", 0)?],
+          size: [p.usize("depth", 1)?, p.usize("height", 1)?, p.usize("width", 1)?],
+        }
+      }
+      "gaussian" => {
+        let p = Params::parse(name, options, &["sigma"])?;
+        Op::Gaussian { sigma: p.f64("sigma", 1.0)? }
+      }
+      other => {
+        return Err(
+          SbError::invalid(format!(
+            "unknown processor {other:?}; expected one of {}",
+            PROCESSORS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+          ))
+          .with("processor", other),
+        )
+      }
+    })
+  }
+
+  /// The result's dims and dtype for an input of `dims` and `dtype` (shape errors are typed).
+  pub fn output(&self, dims: Dims, dtype: DType) -> SbResult<(Dims, DType)> {
+    Ok(match self {
+      Op::Normalize { .. } => (dims, DType::U16), // DESIGN §7: uint16 whatever the input dtype
+      Op::Projection(_) | Op::Composite { .. } => (Dims::new(1, dims.h, dims.w), dtype),
+      Op::SpatialBin { bin, .. } => (spatial_bin_dims(dims, *bin)?, dtype),
+      Op::Crop { start, size } => (crop_dims(dims, *start, *size)?, dtype),
+      _ => (dims, dtype),
+    })
+  }
+}
+
+/// Checks `applyMask`'s mask: `[Y, X]` or `[Z, Y, X]` of the stack.
+pub fn check_mask(mask: &HostArray, dims: Dims, shape: &[usize]) -> SbResult<()> {
+  let ok = match mask.shape.as_slice() {
+    [h, w] => (*h, *w) == (dims.h, dims.w),
+    [z, h, w] => (*z, *h, *w) == (dims.z, dims.h, dims.w),
+    _ => false,
+  };
+  if !ok {
+    return Err(
+      SbError::dimension(format!("mask shape {:?} matches neither the slice shape [{}, {}] nor the stack shape {:?}", mask.shape, dims.h, dims.w, shape))
+        .with("maskShape", mask.shape.clone()),
+    );
+  }
+  Ok(())
 }
 
 /// Runs processor `name` on `input` with `options` (JSON). `aux` is the mask of `applyMask`.
 pub fn run_processor(name: &str, input: &HostArray, options: &str, aux: Option<&HostArray>) -> SbResult<HostArray> {
-  let dims = Dims::from_shape(&input.shape).map_err(|e| e.with("processor", name))?;
-  let src = input.pin()?;
-  macro_rules! same_shape {
-    ($out_dims:expr, $out_dtype:expr, |$s:ident, $o:ident| $body:expr) => {{
-      let out = new_like(input, $out_dims, $out_dtype)?;
-      let pinned = out.pin()?;
-      with_dtype!(input.dtype, T => {
-        let $s = src.as_slice::<T>();
-        let $o = pinned.as_mut_slice::<T>();
-        $body?
-      });
-      Ok(out)
-    }};
-  }
-  if aux.is_some() && name != "applyMask" {
+  let op = Op::parse(name, options)?;
+  if aux.is_some() && op != Op::ApplyMask {
     return Err(SbError::invalid(format!("{name} takes no second array")));
   }
-  match name {
-    "stackPercentileNormalize" | "percentileNormalize" => {
-      let p = Params::parse(name, options, &["lowPercentile", "highPercentile", "targetMin", "targetMax"])?;
-      let np = NormalizeParams {
-        low_percentile: p.f64("lowPercentile", 1.0)?,
-        high_percentile: p.f64("highPercentile", 99.0)?,
-        target_min: p.f64("targetMin", 0.0)?,
-        target_max: p.f64("targetMax", 65535.0)?,
-      };
-      // DESIGN §7: the result is uint16 whatever the input dtype.
-      let out = new_like(input, dims, DType::U16)?;
-      let pinned = out.pin()?;
-      let o = pinned.as_mut_slice::<u16>();
-      with_dtype!(input.dtype, T => {
-        let s = src.as_slice::<T>();
-        if name == "percentileNormalize" { percentile_normalize(s, dims, &np, o)? } else { stack_percentile_normalize(s, dims, &np, o)? }
-      });
-      Ok(out)
-    }
-    "tophat" => {
-      let p = Params::parse(name, options, &["selemRadius", "downsampleFactor"])?;
-      let tp = TophatParams { selem_radius: p.usize("selemRadius", 50)?, downsample_factor: p.usize("downsampleFactor", 4)? };
-      same_shape!(dims, input.dtype, |s, o| tophat(s, dims, &tp, o))
-    }
-    "createProjection" => {
-      let p = Params::parse(name, options, &["method"])?;
-      let method = ProjectionMethod::parse(p.choice(
-        "method",
-        "max_projection",
-        &["max_projection", "mean_projection", "min_projection", "median_projection", "std_projection"],
-      )?)?;
-      same_shape!(Dims::new(1, dims.h, dims.w), input.dtype, |s, o| project(s, dims, method, o))
-    }
-    "sharpen" => {
-      let p = Params::parse(name, options, &["radius", "amount"])?;
-      let (radius, amount) = (p.f64("radius", 1.0)?, p.f64("amount", 1.0)?);
-      same_shape!(dims, input.dtype, |s, o| crate::sharpen::sharpen(s, dims, radius, amount, o))
-    }
-    "createComposite" => {
-      let p = Params::parse(name, options, &["weights"])?;
-      let weights = p.f64_list("weights")?;
-      same_shape!(Dims::new(1, dims.h, dims.w), input.dtype, |s, o| create_composite(s, dims, weights.as_deref(), o))
-    }
-    "applyMask" => {
-      Params::parse(name, options, &[])?;
+  let dims = Dims::from_shape(&input.shape).map_err(|e| e.with("processor", name))?;
+  let (out_dims, out_dtype) = op.output(dims, input.dtype)?;
+  let mask32 = match &op {
+    Op::ApplyMask => {
       let mask = aux.ok_or_else(|| SbError::invalid("applyMask needs a mask array"))?;
-      let ok = match mask.shape.as_slice() {
-        [h, w] => (*h, *w) == (dims.h, dims.w),
-        [z, h, w] => (*z, *h, *w) == (dims.z, dims.h, dims.w),
-        _ => false,
-      };
-      if !ok {
-        return Err(
-          SbError::dimension(format!("mask shape {:?} matches neither the slice shape [{}, {}] nor the stack shape {:?}", mask.shape, dims.h, dims.w, input.shape))
-            .with("maskShape", mask.shape.clone()),
-        );
-      }
-      let mask32 = ops::astype(mask, DType::F32)?;
-      let m = mask32.pin()?;
-      let m = m.as_slice::<f32>();
-      same_shape!(dims, input.dtype, |s, o| apply_mask(s, dims, m, o))
+      check_mask(mask, dims, &input.shape)?;
+      Some(ops::astype(mask, DType::F32)?)
     }
-    "stackEqualizeHistogram" => {
-      let p = Params::parse(name, options, &["bins", "rangeMin", "rangeMax"])?;
-      let ep = EqualizeParams { bins: p.usize("bins", 65536)?, range_min: p.f64("rangeMin", 0.0)?, range_max: p.f64("rangeMax", 65535.0)? };
-      same_shape!(dims, input.dtype, |s, o| equalize_histogram(s, dims, &ep, o))
-    }
-    "spatialBin2d" => {
-      let p = Params::parse(name, options, &["binSize", "method"])?;
-      let bin = p.usize("binSize", 2)?;
-      let method = BinMethod::parse(p.choice("method", "mean", &["mean", "sum", "max", "min"])?)?;
-      same_shape!(spatial_bin_dims(dims, bin)?, input.dtype, |s, o| spatial_bin_2d(s, dims, bin, method, o))
-    }
-    "crop" => {
-      let p = Params::parse(name, options, &["startX", "startY", "startZ", "width", "height", "depth"])?;
-      let start = [p.usize("startZ", 0)?, p.usize("startY", 0)?, p.usize("startX", 0)?];
-      let size = [p.usize("depth", 1)?, p.usize("height", 1)?, p.usize("width", 1)?];
-      same_shape!(crop_dims(dims, start, size)?, input.dtype, |s, o| crop(s, dims, start, size, o))
-    }
-    "gaussian" => {
-      let p = Params::parse(name, options, &["sigma"])?;
-      let sigma = p.f64("sigma", 1.0)?;
-      same_shape!(dims, input.dtype, |s, o| crate::gaussian::gaussian(s, dims, sigma, o))
-    }
-    other => Err(
-      SbError::invalid(format!(
-        "unknown processor {other:?}; expected one of {}",
-        PROCESSORS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
-      ))
-      .with("processor", other),
-    ),
+    _ => None,
+  };
+  let src = input.pin()?;
+  let out = new_like(input, out_dims, out_dtype)?;
+  let pinned = out.pin()?;
+  if let Op::Normalize { per_slice, params } = &op {
+    let o = pinned.as_mut_slice::<u16>();
+    with_dtype!(input.dtype, T => {
+      let s = src.as_slice::<T>();
+      if *per_slice { percentile_normalize(s, dims, params, o)? } else { stack_percentile_normalize(s, dims, params, o)? }
+    });
+    return Ok(out);
   }
+  with_dtype!(input.dtype, T => {
+    let s = src.as_slice::<T>();
+    let o = pinned.as_mut_slice::<T>();
+    match &op {
+      Op::Tophat(tp) => tophat(s, dims, tp, o)?,
+      Op::Projection(method) => project(s, dims, *method, o)?,
+      Op::Sharpen { radius, amount } => crate::sharpen::sharpen(s, dims, *radius, *amount, o)?,
+      Op::Composite { weights } => create_composite(s, dims, weights.as_deref(), o)?,
+      Op::ApplyMask => {
+        let m = mask32.as_ref().expect("mask checked above").pin()?;
+        apply_mask(s, dims, m.as_slice::<f32>(), o)?
+      }
+      Op::Equalize(ep) => equalize_histogram(s, dims, ep, o)?,
+      Op::SpatialBin { bin, method } => spatial_bin_2d(s, dims, *bin, *method, o)?,
+      Op::Crop { start, size } => crop(s, dims, *start, *size, o)?,
+      Op::Gaussian { sigma } => crate::gaussian::gaussian(s, dims, *sigma, o)?,
+      Op::Normalize { .. } => unreachable!("handled above"),
+    }
+  });
+  Ok(out)
 }
 
 /// Reads the options of `countCellsSingleChannel`.

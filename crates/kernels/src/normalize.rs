@@ -15,7 +15,7 @@ use crate::percentile::{lut_bits, lut_index, lut_value, percentiles};
 use rayon::prelude::*;
 use stackbridge_core::{Element, SbError, SbResult};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NormalizeParams {
   pub low_percentile: f64,
   pub high_percentile: f64,

@@ -127,7 +127,7 @@ pub fn apply_mask<T: Element>(src: &[T], dims: Dims, mask: &[f32], out: &mut [T]
 // ---------------------------------------------------------------------------------------------
 // stack_equalize_histogram
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EqualizeParams {
   pub bins: usize,
   pub range_min: f64,

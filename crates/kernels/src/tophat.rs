@@ -24,7 +24,7 @@ use crate::morphology::{open_disk, white_tophat_disk};
 use crate::resize::{resize_linear, Real, Upsampler};
 use crate::{DType, Element, SbError, SbResult};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TophatParams {
   pub selem_radius: usize,
   pub downsample_factor: usize,
