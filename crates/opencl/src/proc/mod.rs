@@ -2,7 +2,12 @@
 //! stackbridge-gpu-kernels; host-side steps are only bookkeeping on small data (histograms,
 //! percentiles, lookup tables, blob pruning) and reuse stackbridge-kernels' code for it.
 
+pub mod count;
+pub mod filters;
+pub mod normalize;
 pub mod pointwise;
+pub mod projection;
+pub mod tophat;
 
 use crate::buffer::ClBuf;
 use crate::launch::{finish, launch, Arg};

@@ -1,4 +1,4 @@
-//! Element-wise and copying processors: crop.
+//! Element-wise and copying processors: crop, applyMask, spatialBin2d.
 
 use super::{long, type_defines, Ctx};
 use crate::buffer::ClBuf;
@@ -16,4 +16,16 @@ pub fn crop(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, start: [usize; 3],
     &[size[2], size[1], size[0]],
     &[Buf(src), Buf(out), long(dims.h), long(dims.w), long(start[0]), long(start[1]), long(start[2]), long(size[0]), long(size[1]), long(size[2])],
   )
+}
+
+/// `applyMask`: `mask` is float32, `[h, w]` (`mask_is_stack` false) or `[z, h, w]`.
+pub fn apply_mask(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, mask: &ClBuf, mask_is_stack: bool, out: &ClBuf) -> SbResult<()> {
+  let _ = (ctx, src, dims, dtype, mask, mask_is_stack, out);
+  Err(stackbridge_core::SbError::invalid("applyMask has no OpenCL kernel yet"))
+}
+
+/// `spatialBin2d` → `[z, h/bin, w/bin]` `out` of `dtype`.
+pub fn spatial_bin(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, bin: usize, method: stackbridge_kernels::pointwise::BinMethod, out: &ClBuf) -> SbResult<()> {
+  let _ = (ctx, src, dims, dtype, bin, method, out);
+  Err(stackbridge_core::SbError::invalid("spatialBin2d has no OpenCL kernel yet"))
 }
