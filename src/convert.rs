@@ -1,6 +1,8 @@
 //! The conversion matrix at the binding: plans with `stackbridge_core::conversion` and executes
-//! the host edges. Device domains (CUDA, OpenCL) plug their executors in here as they land; until
-//! then their placements answer `GpuUnavailableError` from the plan itself.
+//! the host and OpenCL edges (zero-copy views, transfers and device moves between host-addressable
+//! memories). CUDA plugs its executors in here when its domain lands; until then its placements
+//! answer `GpuUnavailableError` from the plan itself. Edges that copy also run as worker-thread
+//! tasks (`convertAsync`), so the event loop never waits for a copy.
 
 use crate::array::NativeArray;
 use crate::devices::topology;
@@ -8,7 +10,7 @@ use crate::errors::guard;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stackbridge_core::conversion::{plan, placement as place, ConversionKind, ConvertOptions, Plan};
-use stackbridge_core::{Device, ErrorCode, HostArray, MemoryType, SbError, SbResult};
+use stackbridge_core::{ops, Device, ErrorCode, HostArray, MemoryType, SbError, SbResult};
 use std::time::Instant;
 
 #[napi(object, object_from_js = false)]
@@ -42,15 +44,40 @@ fn options(gpu: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> 
   Ok(ConvertOptions { gpu_id: gpu_id(gpu)?, allow_cpu_roundtrip, strict_device, dtype: None })
 }
 
-/// Executes `p` for `src` (host edges). The result shares `src`'s storage when zero-copy.
+/// Whether executing `kind` to `target` copies data (and so belongs on a worker thread).
+fn copies(kind: ConversionKind, target: Device) -> bool {
+  matches!(kind, ConversionKind::Transfer | ConversionKind::DeviceMove | ConversionKind::CpuRoundtrip) && target != Device::Tfjs
+}
+
+/// The copying edges between host-addressable memories: host ↔ OpenCL transfers and OpenCL
+/// device moves. Runs on any thread.
+fn execute_copy(a: &HostArray, target: MemoryType, p: &Plan) -> SbResult<HostArray> {
+  match (p.source.domain(), p.target) {
+    (_, Device::Host | Device::OpenCl(_)) if matches!(p.source, Device::Host | Device::OpenCl(_)) => {
+      if let Device::OpenCl(n) = p.target {
+        stackbridge_opencl::device(n)?.check_alive()?;
+      }
+      ops::copy_to(a, p.target, target)
+    }
+    _ => Err(
+      SbError::gpu_unavailable(format!("no executor for a {} from {} to {}: this build has no CUDA domain", p.kind.name(), p.source, p.target))
+        .with("device", p.target.to_string()),
+    ),
+  }
+}
+
+/// Executes `p` for `src`. The result shares `src`'s storage when zero-copy.
 fn execute(src: &NativeArray, a: &HostArray, target: MemoryType, p: &Plan) -> SbResult<Option<NativeArray>> {
   match (p.kind, p.target) {
     (ConversionKind::Identity, _) => Ok(None),
     (ConversionKind::ZeroCopy, Device::Host) => Ok(Some(src.view(a.view_as(target)))),
+    // Host memory an OpenCL device shares: the same bytes, now seen as living on that device.
+    (ConversionKind::ZeroCopy, Device::OpenCl(_)) => Ok(Some(src.view(a.view_on(target, p.target)))),
     // tfjs tensors are JS objects: ts/convert.ts converts them, never the binding.
     (_, Device::Tfjs) => Err(
       SbError::new(ErrorCode::UnsupportedConversion, "tensorflow edges are converted in TypeScript").with("targetType", target.name()),
     ),
+    (kind, dev) if copies(kind, dev) => Ok(Some(NativeArray::fresh(execute_copy(a, target, p)?))),
     (kind, dev) => Err(
       SbError::gpu_unavailable(format!("no executor for a {} to {dev}: this build has no {} domain", kind.name(), dev))
         .with("device", dev.to_string()),
@@ -79,6 +106,50 @@ fn run(array: &NativeArray, target_type: &str, o: ConvertOptions) -> SbResult<Co
 #[napi]
 pub fn convert_sync(array: &NativeArray, target_type: String, gpu_id: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> Result<Conversion> {
   guard(|| run(array, &target_type, options(gpu_id, allow_cpu_roundtrip, strict_device)?))
+}
+
+/// A conversion that copies, run on a worker thread.
+pub struct ConvertJob {
+  input: HostArray,
+  target: MemoryType,
+  plan: Plan,
+}
+
+impl Task for ConvertJob {
+  type Output = (HostArray, f64);
+  type JsValue = Conversion;
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    let t0 = Instant::now();
+    guard(|| Ok((execute_copy(&self.input, self.target, &self.plan)?, t0.elapsed().as_secs_f64() * 1e6)))
+  }
+
+  fn resolve(&mut self, _env: Env, (out, micros): Self::Output) -> Result<Conversion> {
+    Ok(Conversion {
+      array: Some(NativeArray::fresh(out)),
+      kind: self.plan.kind.name().into(),
+      bytes: self.input.nbytes() as f64,
+      micros,
+      source_device: self.plan.source.to_string(),
+      target_device: self.plan.target.to_string(),
+    })
+  }
+}
+
+/// Converts `array` to `target_type`; edges that copy run on a worker thread, the O(1) ones
+/// (identity, zero-copy) resolve at once.
+#[napi(ts_return_type = "Promise<Conversion>")]
+pub fn convert_async(array: &NativeArray, target_type: String, gpu_id: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> Result<AsyncTask<ConvertJob>> {
+  guard(|| {
+    let a = array.alive()?;
+    let target = MemoryType::parse(&target_type)?;
+    let o = options(gpu_id, allow_cpu_roundtrip, strict_device)?;
+    let p = plan(a.memory_type, a.device(), target, ConvertOptions { dtype: Some(a.dtype), ..o }, &topology())?;
+    if !copies(p.kind, p.target) {
+      return Err(SbError::invalid(format!("a {} conversion does not copy; use convertSync", p.kind.name())));
+    }
+    Ok(AsyncTask::new(ConvertJob { input: a.for_work()?, target, plan: p }))
+  })
 }
 
 /// The plan for converting `source_type` data on `source_device` (no data needed).

@@ -1,15 +1,15 @@
 //! Devices and memory: `devices()`, `memoryInfo`, `emptyCache`, `setMemoryLimit` over the domains
-//! this build has (the host; CUDA and OpenCL register here when their domains land).
+//! this build has: the host and every OpenCL device (CUDA registers here when its domain lands).
 
 use crate::errors::guard;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use stackbridge_core::alloc::host_allocator;
+use stackbridge_core::alloc::{allocator_for, host_allocator, HostAllocator};
 use stackbridge_core::{Device, ErrorCode, SbError, SbResult, Topology};
 
 /// The devices of this process, as the conversion matrix sees them.
 pub fn topology() -> Topology {
-  Topology::default()
+  Topology { cuda_devices: 0, opencl_shares_host: stackbridge_opencl::devices().iter().map(|d| d.shares_host).collect() }
 }
 
 #[napi(object)]
@@ -19,6 +19,20 @@ pub struct DeviceInfo {
   pub name: String,
   pub total_memory: f64,
   pub shares_host_memory: bool,
+  /// OpenCL: the platform (e.g. "Portable Computing Language").
+  pub platform: Option<String>,
+  /// OpenCL: `gpu`, `cpu`, `accelerator` or `other`.
+  pub device_type: Option<String>,
+  /// OpenCL: whether the device computes in double precision (cl_khr_fp64).
+  pub fp64: Option<bool>,
+}
+
+#[napi(object)]
+pub struct QueueInfo {
+  pub id: f64,
+  pub device: String,
+  pub thread: String,
+  pub launches: f64,
 }
 
 #[napi(object)]
@@ -61,15 +75,61 @@ fn existing(id: &str) -> SbResult<Device> {
 pub fn devices() -> Result<Vec<DeviceInfo>> {
   guard(|| {
     let (total, _) = host_allocator().capacity();
-    Ok(vec![DeviceInfo { id: "cpu".into(), kind: "cpu".into(), name: cpu_name(), total_memory: total as f64, shares_host_memory: true }])
+    let mut out = vec![DeviceInfo {
+      id: "cpu".into(),
+      kind: "cpu".into(),
+      name: cpu_name(),
+      total_memory: total as f64,
+      shares_host_memory: true,
+      platform: None,
+      device_type: None,
+      fp64: None,
+    }];
+    for d in stackbridge_opencl::devices() {
+      out.push(DeviceInfo {
+        id: d.label(),
+        kind: "opencl".into(),
+        name: d.name.clone(),
+        total_memory: d.global_mem as f64,
+        shares_host_memory: d.shares_host,
+        platform: Some(d.platform.clone()),
+        device_type: Some(d.kind.into()),
+        fp64: Some(d.fp64),
+      });
+    }
+    Ok(out)
+  })
+}
+
+/// The allocators of every device (`emptyCache()` without an id empties them all).
+fn all_allocators() -> SbResult<Vec<&'static HostAllocator>> {
+  let mut all = vec![host_allocator()];
+  for d in stackbridge_opencl::devices() {
+    all.push(allocator_for(d.id())?);
+  }
+  Ok(all)
+}
+
+/// The command queues created on an OpenCL device (one per engine thread that used it).
+#[napi]
+pub fn opencl_queues(device: String) -> Result<Vec<QueueInfo>> {
+  guard(|| {
+    let Device::OpenCl(n) = existing(&device)? else {
+      return Err(SbError::invalid(format!("{device} is not an OpenCL device")).with("device", device.clone()));
+    };
+    Ok(
+      stackbridge_opencl::runtime::queue_stats(n)
+        .into_iter()
+        .map(|q| QueueInfo { id: q.id as f64, device: device.clone(), thread: q.thread, launches: q.launches as f64 })
+        .collect(),
+    )
   })
 }
 
 #[napi]
 pub fn memory_info(device: String) -> Result<MemoryInfo> {
   guard(|| {
-    existing(&device)?;
-    let a = host_allocator();
+    let a = allocator_for(existing(&device)?)?;
     let s = a.stats();
     let (total, free) = a.capacity();
     Ok(MemoryInfo {
@@ -89,10 +149,10 @@ pub fn memory_info(device: String) -> Result<MemoryInfo> {
 #[napi]
 pub fn empty_cache(device: Option<String>) -> Result<()> {
   guard(|| {
-    if let Some(id) = device {
-      existing(&id)?;
+    match device {
+      Some(id) => allocator_for(existing(&id)?)?.empty_cache(),
+      None => all_allocators()?.into_iter().for_each(|a| a.empty_cache()),
     }
-    host_allocator().empty_cache();
     Ok(())
   })
 }
@@ -100,13 +160,13 @@ pub fn empty_cache(device: Option<String>) -> Result<()> {
 #[napi]
 pub fn set_memory_limit(device: String, bytes: Option<f64>) -> Result<()> {
   guard(|| {
-    existing(&device)?;
+    let dev = existing(&device)?;
     let limit = match bytes {
       None => None,
       Some(b) if b.is_finite() && b >= 0.0 && b.fract() == 0.0 && b <= 9.0e15 => Some(b as u64),
       Some(b) => return Err(SbError::invalid(format!("memory limit must be a non-negative integer number of bytes or null, got {b}"))),
     };
-    host_allocator().set_limit(limit);
+    allocator_for(dev)?.set_limit(limit);
     Ok(())
   })
 }

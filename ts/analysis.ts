@@ -4,10 +4,10 @@
  * `import { countCellsSingleChannel, writeCellCounts } from 'stackbridge/analysis'`.
  */
 import { writeFile } from 'node:fs/promises';
-import { numpy } from './decorators.js';
+import { numpy, pyclesperanto } from './decorators.js';
 import { InvalidArgumentError } from './errors.js';
 import type { NDArray } from './ndarray.js';
-import { countHost, named, type ProcessorInput } from './processors/host.js';
+import { runCount, named, type ProcessorInput } from './processors/host.js';
 
 export type DetectionMethod = 'blob_log' | 'blob_dog' | 'watershed' | 'threshold';
 export type ThresholdMethod = 'otsu' | 'li';
@@ -70,7 +70,7 @@ export interface CellCountResult {
 
 async function countCellsImpl(stack: ProcessorInput, options?: CountCellsOptions): Promise<[NDArray, CellCountResult[], NDArray<'int32'> | null]> {
   // The stack comes back unchanged (a tensor input was transferred: that host copy is the result).
-  const { results, masks, input } = await countHost(stack, options);
+  const { results, masks, input } = await runCount(stack, options);
   return [input, JSON.parse(results) as CellCountResult[], masks];
 }
 
@@ -80,6 +80,13 @@ async function countCellsImpl(stack: ProcessorInput, options?: CountCellsOptions
  * `returnSegmentationMask` (else null).
  */
 export const countCellsSingleChannel = numpy(named('countCellsSingleChannel', countCellsImpl));
+
+/**
+ * `countCellsSingleChannel` decorated with `pyclesperanto` (OpenHCS's `cell_counting_pyclesperanto`):
+ * scaling, preprocessing and detection run on the OpenCL device, the bookkeeping on the host. Also
+ * exported by `stackbridge/processors/pyclesperanto`.
+ */
+export const countCellsSingleChannelOpenCL = pyclesperanto(named('countCellsSingleChannel', countCellsImpl));
 
 /** Python's `repr` of a float, as pandas and `json.dumps` print it (`5.0`, `1e-05`). */
 function pyFloat(v: number): string {

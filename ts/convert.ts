@@ -10,6 +10,7 @@ import {
   MemoryConversionError,
   UnknownMemoryTypeError,
   native,
+  nativeAsync,
 } from './errors.js';
 import { addon } from './native.js';
 import { asarray, checkMemoryType, describe, handleOf, isNDArray, wrap, type NDArray } from './ndarray.js';
@@ -29,6 +30,9 @@ export interface ConvertOptions {
   /** Throw `DeviceMismatchError` instead of moving data that is on another device of the domain. */
   strictDevice?: boolean;
 }
+
+/** Conversion kinds that copy data (run off the main thread by `convertMemory`). */
+const COPYING: ReadonlySet<string> = new Set(['transfer', 'device-move', 'cpu-roundtrip']);
 
 /** The result type of converting to `T`. */
 export type Converted<T extends MemoryTypeName | MemoryType> = `${T}` extends 'tensorflow' ? Tensor : NDArray;
@@ -135,7 +139,11 @@ export async function convertMemory(data: unknown, options: ConvertOptions): Pro
 
   const arr = data as NDArray;
   const h = handleOf(arr);
-  const c = native(() => addon.convertSync(h, target, gpuId ?? null, allow, strict));
+  // Edges that copy run on a worker thread; the plan (cheap, in Rust) says which.
+  const plan = native(() => addon.planConversion(arr.memoryType, arr.device, target, gpuId ?? null, allow, strict));
+  const c = COPYING.has(plan.kind)
+    ? await nativeAsync(() => addon.convertAsync(h, target, gpuId ?? null, allow, strict))
+    : native(() => addon.convertSync(h, target, gpuId ?? null, allow, strict));
   recordConversion({ from: source, to: target, kind: c.kind as ConversionKind, bytes: c.bytes, ms: c.micros / 1000, sourceDevice: c.sourceDevice, targetDevice: c.targetDevice });
   return c.array == null ? arr : wrap(c.array);
 }

@@ -13,6 +13,22 @@ export interface DeviceInfo {
   totalMemory: number;
   /** Whether the device works in host memory (then host ↔ device conversions can be zero-copy). */
   sharesHostMemory: boolean;
+  /** OpenCL: the platform, e.g. `'Portable Computing Language'`. */
+  platform?: string;
+  /** OpenCL: the device type. */
+  deviceType?: 'gpu' | 'cpu' | 'accelerator' | 'other';
+  /** OpenCL: whether the device computes in double precision (cl_khr_fp64). */
+  fp64?: boolean;
+}
+
+/** One OpenCL command queue: each engine thread gets its own per device (DESIGN §4). */
+export interface QueueInfo {
+  id: number;
+  device: DeviceId;
+  /** The engine (worker) thread that owns the queue. */
+  thread: string;
+  /** Kernels enqueued on it so far. */
+  launches: number;
 }
 
 export interface MemoryInfo {
@@ -32,7 +48,14 @@ export interface MemoryInfo {
 
 /** The host, every CUDA device and every OpenCL device this process can use. */
 export function devices(): DeviceInfo[] {
-  return native(() => addon.devices());
+  // napi leaves absent optionals as null: drop them so the fields are truly optional.
+  return native(() => addon.devices()).map((d) => Object.fromEntries(Object.entries(d).filter(([, v]) => v !== null && v !== undefined)) as unknown as DeviceInfo);
+}
+
+/** The command queues created on an OpenCL device, one per engine thread that ran kernels there. */
+export function openclQueues(id: DeviceId): QueueInfo[] {
+  const d = checkId(id);
+  return native(() => addon.openclQueues(d)) as QueueInfo[];
 }
 
 function checkId(id: unknown): string {

@@ -15,10 +15,10 @@ export { stackSlices, unstackSlices, processSlices } from './stack.js';
 export { FunctionStep, Pipeline } from './pipeline.js';
 export type { PipelinePlan, PipelineRunOptions, PipelineResult, PipelineTrace, StepTrace, StepPlan, PipelineProgress } from './pipeline.js';
 export { registerFunction, getFunction, listFunctions, unregisterFunction } from './registry.js';
-export { devices, memoryInfo, emptyCache, setMemoryLimit } from './devices.js';
-export type { DeviceInfo, MemoryInfo } from './devices.js';
+export { devices, memoryInfo, emptyCache, setMemoryLimit, openclQueues } from './devices.js';
+export type { DeviceInfo, MemoryInfo, QueueInfo } from './devices.js';
 export { TraceCollector, withTrace } from './trace.js';
-export type { ConversionRecord, RecoveryRecord } from './trace.js';
+export type { ConversionRecord, RecoveryRecord, KernelRecord } from './trace.js';
 export {
   StackbridgeError,
   MemoryConversionError,

@@ -46,11 +46,31 @@ export interface NativePlan {
   targetDevice: string;
 }
 
+/** One processor run (`src/processors.rs`). */
+export interface NativeProcessorRun {
+  array: NativeArray;
+  /** Where the kernels ran: `cpu` or `opencl:N`. */
+  device: string;
+  /** The OpenCL command queue (one per engine thread per device); absent on the host. */
+  queue?: number | null;
+  micros: number;
+}
+
+/** One OpenCL command queue (`openclQueues`). */
+export interface NativeQueueInfo {
+  id: number;
+  device: string;
+  thread: string;
+  launches: number;
+}
+
 export interface NativeModule {
   NativeArray: { prototype: NativeArray };
   asarray(data: AnyTypedArray | number[], shape: number[], dtype: string | null, memoryType: string): NativeArray;
   zeros(shape: number[], dtype: string, memoryType: string): NativeArray;
   convertSync(array: NativeArray, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): NativeConversion;
+  /** The conversions that copy (transfer, device-move), on a worker thread. */
+  convertAsync(array: NativeArray, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): Promise<NativeConversion>;
   planConversion(sourceType: string, sourceDevice: string, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): NativePlan;
   astype(array: NativeArray, dtype: string): Promise<NativeArray>;
   scaleToDtype(array: NativeArray, dtype: string): Promise<NativeArray>;
@@ -64,12 +84,14 @@ export interface NativeModule {
   setMemoryLimit(device: string, bytes: number | null): void;
   placement(memoryType: string, gpuId: number | null): string;
   errorCodes(): string[];
-  /** Runs a processor of `crates/kernels` (DESIGN §7) with JSON options; `aux` is applyMask's mask. */
-  runProcessor(name: string, input: NativeArray, options: string, aux: NativeArray | null): Promise<NativeArray>;
+  /** Runs a processor (DESIGN §7) with JSON options on the input's device; `aux` is applyMask's mask. */
+  runProcessor(name: string, input: NativeArray, options: string, aux: NativeArray | null): Promise<NativeProcessorRun>;
   /** Processor names and whether each is separable along Z. */
   processorNames(): [string, boolean][];
   /** countCellsSingleChannel: the per-slice results as JSON and the optional int32 masks. */
-  countCells(input: NativeArray, options: string): Promise<{ results: string; masks?: NativeArray | null }>;
+  countCells(input: NativeArray, options: string): Promise<{ results: string; masks?: NativeArray | null; device: string; queue?: number | null }>;
+  /** The command queues created on an OpenCL device. */
+  openclQueues(device: string): NativeQueueInfo[];
   /** Test hook: panics inside the binding, to prove panics become `InternalError`. */
   debugPanic(asyncTask: boolean): Promise<void> | void;
 }

@@ -1,10 +1,12 @@
 /**
  * Out-of-memory recovery (DESIGN §4): empty the caches and retry, then split a Z-separable stack in
- * halves recursively, then rethrow with the numbers. Every step is recorded in the current trace.
+ * halves recursively (each finished part leaves the device, so the device holds the input and one
+ * part's output at a time), then rethrow with the numbers. Every step is recorded in the current trace.
  *
  * Why here and not in Rust: the thing being retried is a user's JS function, and an
  * `OutOfMemoryError` can come from the engine or be thrown by that function itself.
  */
+import { convertMemory } from './convert.js';
 import { emptyCache } from './devices.js';
 import { InvalidArgumentError, OutOfMemoryError } from './errors.js';
 import { isNDArray, describe, type NDArray } from './ndarray.js';
@@ -101,7 +103,7 @@ async function attempt<S extends SplittableStack>(
       const view = sliceZ(input, start, end);
       let part: Outcome<S> | undefined;
       try {
-        part = await attempt(run, view, options, depth + 1, z0 + start);
+        part = await offDevice(await attempt(run, view, options, depth + 1, z0 + start), view, input);
         parts.push(part);
       } finally {
         // A function may return its input as is: then the view is the part's result, kept until joined.
@@ -112,6 +114,19 @@ async function attempt<S extends SplittableStack>(
   } finally {
     for (const p of parts) if (p.stack !== input) dispose(p.stack);
   }
+}
+
+/**
+ * Moves a finished part off its device (a transfer to host memory, recorded in the trace) so the
+ * device holds one part at a time; the parts are joined on the host and the decorator converts the
+ * joined stack to its output type. Host parts and tensors stay where they are.
+ */
+async function offDevice<S extends SplittableStack>(part: Outcome<S>, view: S, input: S): Promise<Outcome<S>> {
+  const stack = part.stack;
+  if (!isNDArray(stack) || stack.device === 'cpu') return part;
+  const host = (await convertMemory(stack, { targetType: 'numpy' })) as NDArray;
+  if (stack !== (view as unknown) && stack !== (input as unknown)) dispose(stack);
+  return { stack: host as S, special: part.special };
 }
 
 function deviceOf(err: OutOfMemoryError, options: OomRecoveryOptions): DeviceId | undefined {

@@ -7,7 +7,7 @@ import { checkGpuId, convertMemory, detectMemoryType, planConversion } from './c
 import { InvalidArgumentError, PipelineError, UnknownMemoryTypeError } from './errors.js';
 import { checkMemoryType, describe, isNDArray } from './ndarray.js';
 import { isDecorated, type DecoratedFunction } from './registry.js';
-import { TraceCollector, withTrace, type ConversionRecord, type RecoveryRecord } from './trace.js';
+import { TraceCollector, withTrace, type ConversionRecord, type KernelRecord, type RecoveryRecord } from './trace.js';
 import { GPU_MEMORY_TYPES, type ConversionKind, type Dtype, type MemoryTypeName } from './types.js';
 
 /** Options of a `FunctionStep`; `kwargs` is typed from the function's second parameter. */
@@ -105,6 +105,8 @@ export interface StepTrace {
   /** Every conversion made during the step: the pipeline's input conversion and the decorator's own. */
   conversions: ConversionRecord[];
   recoveries: RecoveryRecord[];
+  /** The processor runs of the step: where their kernels ran and on which OpenCL command queue. */
+  kernels: KernelRecord[];
   /** Time inside the function call, less the conversions the decorator made during it. */
   functionMs: number;
   /** Time of the whole step, conversions included. */
@@ -286,6 +288,7 @@ export class Pipeline {
         outputMemoryType: step.outputMemoryType,
         conversions: [...collector.conversions],
         recoveries: [...collector.recoveries],
+        kernels: [...collector.kernels],
         functionMs,
         totalMs: performance.now() - stepStart,
       });

@@ -31,9 +31,21 @@ export interface RecoveryRecord {
   message: string;
 }
 
+/** One processor run: where its kernels ran. */
+export interface KernelRecord {
+  processor: string;
+  /** `cpu` or `opencl:N`. */
+  device: string;
+  /** The OpenCL command queue (one per engine thread per device); absent on the host. */
+  queue?: number;
+  /** Wall time of the run in milliseconds. */
+  ms: number;
+}
+
 export class TraceCollector {
   readonly conversions: ConversionRecord[] = [];
   readonly recoveries: RecoveryRecord[] = [];
+  readonly kernels: KernelRecord[] = [];
 }
 
 const storage = new AsyncLocalStorage<TraceCollector>();
@@ -53,4 +65,8 @@ export function recordConversion(rec: ConversionRecord): void {
 
 export function recordRecovery(rec: RecoveryRecord): void {
   storage.getStore()?.recoveries.push(rec);
+}
+
+export function recordKernel(rec: KernelRecord): void {
+  storage.getStore()?.kernels.push(rec);
 }

@@ -7,7 +7,7 @@ import type { DecoratedFunction } from '../decorators.js';
 import { cupy, jax, numpy, pyclesperanto, tensorflow, torch } from '../decorators.js';
 import type { NDArray } from '../ndarray.js';
 import type { MemoryTypeName } from '../types.js';
-import { named, runHost, SEPARABLE, type ProcessorInput } from './host.js';
+import { named, runProcessor, SEPARABLE, type ProcessorInput } from './host.js';
 import type {
   CompositeOptions,
   CropOptions,
@@ -64,9 +64,9 @@ export function makeFamily<T extends MemoryTypeName>(type: T): ProcessorFamily<T
   // default PRESERVE_INPUT policy.
   const proc = (name: string, fn: (stack: ProcessorInput, ...rest: any[]) => Promise<NDArray>) =>
     deco({ sliceBySlice: SEPARABLE.get(name) ?? false, ...(NATIVE_DTYPE.has(name) ? { dtypeConversion: 'native' } : {}) }, named(name, fn));
-  const simple = (name: string) => proc(name, (s: ProcessorInput, o?: object) => runHost(name, s, o));
+  const simple = (name: string) => proc(name, (s: ProcessorInput, o?: object) => runProcessor(name, s, o));
   const projection = (name: string, method: string) =>
-    deco({ sliceBySlice: false }, named(name, (s: ProcessorInput) => runHost('createProjection', s, { method })));
+    deco({ sliceBySlice: false }, named(name, (s: ProcessorInput) => runProcessor('createProjection', s, { method })));
   return {
     stackPercentileNormalize: simple('stackPercentileNormalize'),
     percentileNormalize: simple('percentileNormalize'),
@@ -76,7 +76,7 @@ export function makeFamily<T extends MemoryTypeName>(type: T): ProcessorFamily<T
     meanProjection: projection('meanProjection', 'mean_projection'),
     sharpen: simple('sharpen'),
     createComposite: simple('createComposite'),
-    applyMask: proc('applyMask', (s: ProcessorInput, mask: NDArray) => runHost('applyMask', s, {}, mask)),
+    applyMask: proc('applyMask', (s: ProcessorInput, mask: NDArray) => runProcessor('applyMask', s, {}, mask)),
     stackEqualizeHistogram: simple('stackEqualizeHistogram'),
     spatialBin2d: simple('spatialBin2d'),
     crop: simple('crop'),

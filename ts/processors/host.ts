@@ -1,25 +1,31 @@
 /**
- * Runs a processor of `crates/kernels` on a host stack. Every processor family funnels through
- * here once its decorator has converted the input (a tf.Tensor input is brought to the host
- * first); device kernels for the CUDA and OpenCL domains plug in beside it.
+ * Runs a processor on the device its input lives on: `crates/kernels` for host stacks, the OpenCL
+ * kernels of `crates/opencl` for stacks on an OpenCL device (the pyclesperanto family's decorator
+ * puts them there). Every processor family funnels through here once its decorator has converted
+ * the input (a tf.Tensor input is brought to the host first). Each run is recorded in the trace:
+ * where the kernels ran and, on OpenCL, which command queue they used.
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import { convertMemory } from '../convert.js';
-import { DeviceError, InvalidArgumentError, nativeAsync } from '../errors.js';
+import { GpuUnavailableError, InvalidArgumentError, nativeAsync } from '../errors.js';
 import { addon } from '../native.js';
 import { describe, handleOf, isNDArray, wrap, type NDArray } from '../ndarray.js';
 import { isTensor } from '../tfjs.js';
+import { recordKernel } from '../trace.js';
 import type { Dtype } from '../types.js';
 
 /** A stack as a processor receives it from its decorator. */
 export type ProcessorInput = NDArray | Tensor;
 
-/** The host NDArray of `x` (a tf.Tensor is transferred; `made` says whether it is new). */
-export async function toHost(x: unknown, name: string): Promise<{ array: NDArray; made: boolean }> {
+/**
+ * The engine NDArray the kernels read for `x`: a host or OpenCL array as is, a tf.Tensor
+ * transferred to the host (`made` says whether it is new).
+ */
+export async function toEngine(x: unknown, name: string): Promise<{ array: NDArray; made: boolean }> {
   if (isTensor(x)) return { array: (await convertMemory(x as Tensor, { targetType: 'numpy' })) as NDArray, made: true };
   if (!isNDArray(x)) throw new InvalidArgumentError(`${name}: expected an NDArray or tf.Tensor, got ${describe(x)}`);
-  if (x.device !== 'cpu') {
-    throw new DeviceError(`${name}: no kernel for ${x.device} yet; this processor runs on host memory`, { device: x.device, processor: name });
+  if (x.device !== 'cpu' && !x.device.startsWith('opencl:')) {
+    throw new GpuUnavailableError(`${name}: no kernels for ${x.device} in this build`, { device: x.device, processor: name });
   }
   return { array: x, made: false };
 }
@@ -40,26 +46,32 @@ export function named<F extends (...args: any[]) => unknown>(name: string, f: F)
   return Object.defineProperty(f, 'name', { value: name });
 }
 
-/** Runs processor `name` of the kernel crate; the result has the input's memory type. */
-export async function runHost<D extends Dtype = Dtype>(name: string, stack: unknown, options?: object, aux?: NDArray): Promise<NDArray<D>> {
+/** Runs processor `name` on the input's device; the result has the input's memory type and device. */
+export async function runProcessor<D extends Dtype = Dtype>(name: string, stack: unknown, options?: object, aux?: NDArray): Promise<NDArray<D>> {
   const json = optionsJson(name, options);
-  const { array, made } = await toHost(stack, name);
+  const { array, made } = await toEngine(stack, name);
   try {
     const h = handleOf(array);
     const m = aux === undefined ? undefined : handleOf(aux);
-    return wrap<D>(await nativeAsync(() => addon.runProcessor(name, h, json, m ?? null)));
+    const run = await nativeAsync(() => addon.runProcessor(name, h, json, m ?? null));
+    recordKernel({ processor: name, device: run.device, queue: run.queue ?? undefined, ms: run.micros / 1000 });
+    return wrap<D>(run.array);
   } finally {
     if (made) array.dispose();
   }
 }
 
-/** `countCellsSingleChannel` on the host: the raw JSON results and the optional masks. */
-/** The returned `input` is the host stack the kernels read (a tensor's host copy), handed back as the result. */
-export async function countHost(stack: unknown, options?: object): Promise<{ results: string; masks: NDArray<'int32'> | null; input: NDArray }> {
+/**
+ * `countCellsSingleChannel` on the input's device: the raw JSON results and the optional masks.
+ * The returned `input` is the stack the kernels read (a tensor's host copy), handed back as the result.
+ */
+export async function runCount(stack: unknown, options?: object): Promise<{ results: string; masks: NDArray<'int32'> | null; input: NDArray }> {
   const json = optionsJson('countCellsSingleChannel', options);
-  const { array, made } = await toHost(stack, 'countCellsSingleChannel');
+  const { array, made } = await toEngine(stack, 'countCellsSingleChannel');
   try {
+    const t0 = performance.now();
     const out = await nativeAsync(() => addon.countCells(handleOf(array), json));
+    recordKernel({ processor: 'countCellsSingleChannel', device: out.device, queue: out.queue ?? undefined, ms: performance.now() - t0 });
     return { results: out.results, masks: out.masks ? wrap<'int32'>(out.masks) : null, input: array };
   } catch (e) {
     if (made) array.dispose();

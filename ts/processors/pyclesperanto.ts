@@ -1,5 +1,6 @@
 /**
- * The processors of DESIGN §7 decorated with `pyclesperanto`: they receive OpenCL arrays (without an OpenCL device every call rejects with GpuUnavailableError).
+ * The processors of DESIGN §7 decorated with `pyclesperanto`: they receive OpenCL arrays and run
+ * OpenCL kernels (without an OpenCL device every call rejects with GpuUnavailableError).
  * `import { tophat } from 'stackbridge/processors/pyclesperanto'`.
  */
 import { makeFamily } from './family.js';
@@ -21,3 +22,6 @@ export const {
   crop,
   gaussian,
 } = makeFamily('pyclesperanto');
+
+/** Cell counting with detection on the OpenCL device (see `stackbridge/analysis`). */
+export { countCellsSingleChannelOpenCL as countCellsSingleChannel } from '../analysis.js';

@@ -74,6 +74,14 @@ pub fn copy(a: &HostArray) -> SbResult<HostArray> {
   Ok(HostArray { readonly: a.readonly && a.memory_type.is_immutable(), ..out })
 }
 
+/// A copy of `a` as `memory_type` in `device`'s memory: the host ↔ OpenCL transfers and the
+/// OpenCL device moves of the conversion matrix (both sides are host-addressable).
+pub fn copy_to(a: &HostArray, device: crate::memory_type::Device, memory_type: MemoryType) -> SbResult<HostArray> {
+  let out = HostArray::alloc_on(device, a.shape.clone(), a.dtype, memory_type, false)?;
+  par_copy(out.pin()?.as_mut_bytes(), a.pin()?.bytes());
+  Ok(HostArray { readonly: memory_type.is_immutable(), ..out })
+}
+
 /// numpy `astype`: a new array of `dtype` (a copy even when the dtype is the same).
 pub fn astype(a: &HostArray, dtype: DType) -> SbResult<HostArray> {
   let out = a.alloc_like(a.shape.clone(), dtype, a.memory_type, false)?;
