@@ -45,6 +45,9 @@ export function tfAvailable(): boolean {
  */
 export function isTensor(x: unknown): x is Tensor {
   if (x === null || typeof x !== 'object') return false;
+  // tfjs's `instanceof Tensor` probes `.data`, which throws for an NDArray on a device: a Tensor
+  // always carries a `dataId`, an NDArray never does.
+  if (!('dataId' in x)) return false;
   if (cached) return x instanceof cached.Tensor;
   const t = x as Record<string, unknown>;
   return typeof t.dataSync === 'function' && Array.isArray(t.shape) && typeof t.dtype === 'string' && 'dataId' in t && typeof t.rank === 'number';

@@ -1,0 +1,277 @@
+/**
+ * The pyclesperanto memory type on a real OpenCL device (PoCL in CI): conversions of DESIGN §2,
+ * every processor of §7 against the CPU processors (the second backend is the oracle), OOM
+ * recovery under a device memory limit, concurrent pipelines on distinct command queues, and
+ * GpuUnavailableError without any OpenCL driver.
+ *
+ * Without an OpenCL device these tests are skipped with a printed reason, unless
+ * STACKBRIDGE_REQUIRE_OPENCL=1 (CI sets it), which makes them run and fail.
+ */
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { countCellsSingleChannel as countCpu } from '../ts/analysis.js';
+import { convertMemory } from '../ts/convert.js';
+import { devices, emptyCache, memoryInfo, openclQueues, setMemoryLimit } from '../ts/devices.js';
+import { CpuRoundtripRequiredError, InvalidArgumentError, InvalidDeviceError, OutOfMemoryError } from '../ts/errors.js';
+import { asarray, type NDArray } from '../ts/ndarray.js';
+import { copy } from '../ts/ops.js';
+import { FunctionStep, Pipeline } from '../ts/pipeline.js';
+import * as cpu from '../ts/processors/numpy.js';
+import * as cl from '../ts/processors/pyclesperanto.js';
+import { TraceCollector, withTrace } from '../ts/trace.js';
+import type { Dtype } from '../ts/types.js';
+
+const REQUIRED = process.env.STACKBRIDGE_REQUIRE_OPENCL === '1';
+const CL = devices().filter((d) => d.kind === 'opencl');
+if (CL.length === 0) {
+  console.log(
+    REQUIRED
+      ? 'opencl.spec: STACKBRIDGE_REQUIRE_OPENCL=1 but no OpenCL device was found: these tests will fail'
+      : 'opencl.spec: skipped, no OpenCL device on this machine (install pocl-opencl-icd, or set STACKBRIDGE_REQUIRE_OPENCL=1 to fail instead)',
+  );
+}
+const clTest = CL.length > 0 || REQUIRED ? test.serial : test.serial.skip;
+
+test.before(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** xorshift values in [0, 1), deterministic. */
+function rand(n: number, seed: number): number[] {
+  let s = seed >>> 0 || 1;
+  return Array.from({ length: n }, () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  });
+}
+
+/** A [z, h, w] stack of bright Gaussian spots on a sloped, noisy background, as `dtype`. */
+function cells(z: number, h: number, w: number, dtype: Dtype, seed = 1): NDArray {
+  const r = rand(z * h * w + 64 * z, seed);
+  const v = new Float64Array(z * h * w);
+  for (let k = 0; k < z; k++) {
+    const spots = Array.from({ length: 14 }, (_, i) => [4 + r[k * 64 + 2 * i]! * (h - 8), 4 + r[k * 64 + 2 * i + 1]! * (w - 8)]);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let s = 0;
+        for (const [cy, cx] of spots) s += Math.exp(-((y - cy!) ** 2 + (x - cx!) ** 2) / (2 * 2.2 ** 2));
+        v[(k * h + y) * w + x] = 0.05 + 0.1 * (x / w) + 0.7 * Math.min(s, 1) + 0.05 * r[64 * z + (k * h + y) * w + x]!;
+      }
+    }
+  }
+  const scale = dtype === 'uint8' ? 255 : dtype === 'uint16' ? 60000 : dtype === 'int16' ? 30000 : dtype === 'int32' ? 1e6 : 1;
+  const values = Array.from(v, (x) => (dtype.startsWith('float') ? x * scale : Math.floor(x * scale)));
+  return asarray(values, { shape: [z, h, w], dtype });
+}
+
+/** At most `maxDiff` apart everywhere and at most `maxFrac` of the elements differing at all. */
+async function close(t: import('ava').ExecutionContext, got: NDArray, want: NDArray, what: string, maxDiff: number, maxFrac: number) {
+  t.deepEqual(got.shape, want.shape, `${what}: shape`);
+  t.is(got.dtype, want.dtype, `${what}: dtype`);
+  const [a, b] = [await got.toTypedArray(), await want.toTypedArray()];
+  let differing = 0;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(Number(a[i]) - Number(b[i]));
+    const rel = want.dtype.startsWith('float') ? d / Math.max(1, Math.abs(Number(b[i]))) : d;
+    if (d > 0) differing++;
+    worst = Math.max(worst, rel);
+  }
+  t.true(worst <= maxDiff, `${what}: largest difference ${worst} > ${maxDiff}`);
+  t.true(differing <= maxFrac * a.length, `${what}: ${differing} of ${a.length} elements differ`);
+}
+
+clTest('devices() lists every OpenCL device as opencl:N with its memory and whether it shares host memory', (t) => {
+  t.true(CL.length >= 1);
+  CL.forEach((d, i) => {
+    t.is(d.id, `opencl:${i}`);
+    t.true(d.totalMemory > 0);
+    t.is(typeof d.sharesHostMemory, 'boolean');
+    t.true(['gpu', 'cpu', 'accelerator', 'other'].includes(d.deviceType!));
+  });
+  // a GPU is preferred: no GPU comes after a non-GPU
+  const kinds = CL.map((d) => d.deviceType);
+  t.deepEqual(kinds, [...kinds].sort((a, b) => Number(a !== 'gpu') - Number(b !== 'gpu')));
+  t.is(memoryInfo('opencl:0').device, 'opencl:0');
+  t.throws(() => memoryInfo(`opencl:${CL.length}` as 'opencl:0'), { instanceOf: InvalidDeviceError });
+});
+
+clTest('numpy ↔ pyclesperanto: zero-copy onto a device sharing host memory, a transfer back; values never change', async (t) => {
+  const host = cells(2, 9, 11, 'uint16');
+  const trace = new TraceCollector();
+  await withTrace(trace, async () => {
+    const dev = await convertMemory(host, { targetType: 'pyclesperanto' });
+    t.is(dev.memoryType, 'pyclesperanto');
+    t.is(dev.device, 'opencl:0');
+    t.throws(() => dev.data, { instanceOf: InvalidArgumentError, message: /opencl:0.*toTypedArray/ });
+    t.deepEqual(Array.from(await dev.toTypedArray()), Array.from(host.data));
+    t.is(await convertMemory(dev, { targetType: 'pyclesperanto' }), dev, 'identity');
+    const back = await convertMemory(dev, { targetType: 'numpy' });
+    t.is(back.device, 'cpu');
+    t.deepEqual(Array.from(back.data), Array.from(host.data));
+    // the way back is a copy: writing to it leaves the device array alone
+    (back.data as Uint16Array)[0] = 7;
+    t.not((await dev.toTypedArray())[0], 7);
+  });
+  const kinds = trace.conversions.map((c) => `${c.from}->${c.to}:${c.kind}`);
+  t.is(kinds[0], `numpy->pyclesperanto:${CL[0]!.sharesHostMemory ? 'zero-copy' : 'transfer'}`);
+  t.true(kinds.includes('pyclesperanto->numpy:transfer'));
+  t.is(trace.conversions.find((c) => c.to === 'numpy')!.targetDevice, 'cpu');
+  await t.throwsAsync(convertMemory(host, { targetType: 'pyclesperanto', gpuId: CL.length }), { instanceOf: InvalidDeviceError });
+});
+
+clTest('pyclesperanto ↔ tensorflow only as cpu-roundtrip, refused unless allowCpuRoundtrip', async (t) => {
+  const host = cells(1, 5, 6, 'float32');
+  const dev = await convertMemory(host, { targetType: 'pyclesperanto' });
+  const e = await t.throwsAsync(convertMemory(dev, { targetType: 'tensorflow' }), { instanceOf: CpuRoundtripRequiredError });
+  t.is((e as CpuRoundtripRequiredError).method, 'cpu-roundtrip');
+  const trace = new TraceCollector();
+  const tensor = await withTrace(trace, () => convertMemory(dev, { targetType: 'tensorflow', allowCpuRoundtrip: true }));
+  t.deepEqual(Array.from(tensor.dataSync()), Array.from(host.data));
+  t.is(trace.conversions.at(-1)!.kind, 'cpu-roundtrip');
+  await t.throwsAsync(convertMemory(tensor, { targetType: 'pyclesperanto' }), { instanceOf: CpuRoundtripRequiredError });
+  const again = await convertMemory(tensor, { targetType: 'pyclesperanto', allowCpuRoundtrip: true });
+  t.is(again.device, 'opencl:0');
+  t.deepEqual(Array.from(await again.toTypedArray()), Array.from(host.data));
+  tensor.dispose();
+});
+
+clTest('device-move between two OpenCL devices keeps the values', async (t) => {
+  if (CL.length < 2) {
+    t.log(`only ${CL.length} OpenCL device here: a device-move needs two (covered by the matrix unit tests)`);
+    t.pass();
+    return;
+  }
+  const on0 = await convertMemory(cells(1, 4, 4, 'int16'), { targetType: 'pyclesperanto', gpuId: 0 });
+  const trace = new TraceCollector();
+  const on1 = await withTrace(trace, () => convertMemory(on0, { targetType: 'pyclesperanto', gpuId: 1 }));
+  t.is(on1.device, 'opencl:1');
+  t.is(trace.conversions[0]!.kind, 'device-move');
+  t.deepEqual(Array.from(await on1.toTypedArray()), Array.from(await on0.toTypedArray()));
+});
+
+/** Each processor with options, and how close OpenCL must be to the CPU (see the tests of crates/opencl). */
+const CASES: [string, (s: NDArray, f: typeof cpu) => Promise<NDArray>][] = [
+  ['stackPercentileNormalize', (s, f) => f.stackPercentileNormalize(s)],
+  ['percentileNormalize 5/95 → 100..60000', (s, f) => f.percentileNormalize(s, { lowPercentile: 5, highPercentile: 95, targetMin: 100, targetMax: 60000 })],
+  ['tophat defaults (r 50, f 4)', (s, f) => f.tophat(s)],
+  ['tophat exact r 7', (s, f) => f.tophat(s, { selemRadius: 7, downsampleFactor: 1 })],
+  ['createProjection max', (s, f) => f.createProjection(s, { method: 'max_projection' })],
+  ['createProjection min', (s, f) => f.createProjection(s, { method: 'min_projection' })],
+  ['createProjection mean', (s, f) => f.meanProjection(s)],
+  ['createProjection median', (s, f) => f.createProjection(s, { method: 'median_projection' })],
+  ['createProjection std', (s, f) => f.createProjection(s, { method: 'std_projection' })],
+  ['sharpen', (s, f) => f.sharpen(s, { radius: 1.5, amount: 2 })],
+  ['createComposite', (s, f) => f.createComposite(s, { weights: [0.2, 0.3, 0.5] })],
+  ['stackEqualizeHistogram', (s, f) => f.stackEqualizeHistogram(s)],
+  ['spatialBin2d mean 3', (s, f) => f.spatialBin2d(s, { binSize: 3, method: 'mean' })],
+  ['spatialBin2d max 2', (s, f) => f.spatialBin2d(s, { binSize: 2, method: 'max' })],
+  ['crop', (s, f) => f.crop(s, { startZ: 1, startY: 3, startX: 5, depth: 2, height: 40, width: 33 })],
+  ['gaussian σ 2', (s, f) => f.gaussian(s, { sigma: 2 })],
+];
+
+for (const dtype of ['uint16', 'float32'] as const) {
+  for (const [what, run] of CASES) {
+    clTest(`${what} (${dtype}) on OpenCL equals the CPU processor`, async (t) => {
+      const stack = cells(3, 67, 81, dtype, 11);
+      const want = await run(stack, cpu);
+      const got = await run(stack, cl as unknown as typeof cpu);
+      t.is(got.memoryType, 'pyclesperanto');
+      t.regex(got.device, /^opencl:\d+$/);
+      // ≤ 1 grey level on ≤ 1% of pixels for integer results: float rounding in a different order
+      // can move a truncation; float results to 1e-5 relative.
+      await close(t, got, want, what, dtype === 'float32' ? 1e-5 : 1, 0.01);
+    });
+  }
+}
+
+clTest('applyMask on OpenCL equals the CPU processor', async (t) => {
+  const stack = cells(2, 20, 30, 'uint16', 3);
+  const mask = asarray(Float32Array.from(rand(600, 9), (x) => (x > 0.5 ? 1 : 0.5)), { shape: [20, 30] });
+  await close(t, await cl.applyMask(stack, mask), await cpu.applyMask(stack, mask), 'applyMask', 0, 0);
+});
+
+clTest('countCellsSingleChannel on OpenCL finds the same cells as on the CPU', async (t) => {
+  const stack = cells(2, 96, 120, 'uint16', 5);
+  for (const detectionMethod of ['blob_log', 'blob_dog', 'watershed', 'threshold'] as const) {
+    const [, want] = await countCpu(stack, { detectionMethod });
+    const [out, got, masks] = await cl.countCellsSingleChannel(stack, { detectionMethod, returnSegmentationMask: true });
+    t.is(out.memoryType, 'pyclesperanto');
+    t.is(masks!.device, out.device);
+    t.deepEqual(got.map((r) => r.cellCount), want.map((r) => r.cellCount), detectionMethod);
+    t.deepEqual(got.map((r) => r.positions), want.map((r) => r.positions), detectionMethod);
+    t.true(want.every((r) => r.cellCount > 0), `${detectionMethod} finds cells`);
+  }
+});
+
+clTest('OOM: a separable processor whose input and output do not fit together succeeds by Z-chunking; nothing fitting rethrows with the numbers', async (t) => {
+  const host = cells(8, 64, 64, 'float32', 8); // 128 KiB
+  const n = host.nbytes;
+  const onDevice = await copy(await convertMemory(host, { targetType: 'pyclesperanto' })); // counted on opencl:0
+  const want = await cpu.gaussian(host, { sigma: 1.5 });
+  emptyCache('opencl:0');
+  // what the device holds besides the input (arrays of earlier tests the GC has not collected yet)
+  const base = memoryInfo('opencl:0').allocatedBytes - n;
+  try {
+    // the output fits (n ≤ limit) but input + output do not (2n > limit)
+    setMemoryLimit('opencl:0', base + Math.floor(1.5 * n));
+    const step = new FunctionStep({ func: cl.gaussian, name: 'blur', kwargs: { sigma: 1.5 } });
+    const { output, trace } = await new Pipeline([step]).run(onDevice);
+    const rec = trace.steps[0]!.recoveries.map((r) => r.action);
+    t.true(rec.includes('split-z'), `recoveries: ${rec.join(', ')}`);
+    t.true(trace.steps[0]!.kernels.length >= 2, 'the halves ran as separate kernels');
+    await close(t, output as NDArray, want, 'chunked gaussian', 1e-5, 0.01);
+
+    // not even one slice's output fits
+    setMemoryLimit('opencl:0', base + n + 1024);
+    const e = await t.throwsAsync(cl.gaussian(onDevice, { sigma: 1.5 }), { instanceOf: OutOfMemoryError });
+    const oom = e as OutOfMemoryError;
+    t.is(oom.device, 'opencl:0');
+    t.true(oom.requestedBytes! > 0 && oom.freeBytes! >= 0 && oom.limitBytes === base + n + 1024);
+  } finally {
+    setMemoryLimit('opencl:0', null);
+  }
+});
+
+clTest('concurrent pipelines use distinct command queues and give the same results as run one after another', async (t) => {
+  const stacks = [1, 2, 3, 4].map((s) => cells(2, 80, 90, 'uint16', s));
+  const pipe = new Pipeline([
+    new FunctionStep({ func: cl.gaussian, name: 'blur', kwargs: { sigma: 1 } }),
+    new FunctionStep({ func: cl.tophat, name: 'background', kwargs: { selemRadius: 12, downsampleFactor: 2 } }),
+  ]);
+  const sequential: number[][] = [];
+  for (const s of stacks) sequential.push(Array.from(await (await pipe.run(s)).output.toTypedArray()));
+  const concurrent = await Promise.all(stacks.map((s) => pipe.run(s)));
+  for (let i = 0; i < stacks.length; i++) {
+    t.deepEqual(Array.from(await (concurrent[i]!.output as NDArray).toTypedArray()), sequential[i], `pipeline ${i}`);
+  }
+  const queues = new Set(concurrent.flatMap((r) => r.trace.steps.flatMap((s) => s.kernels.map((k) => k.queue))));
+  t.true(queues.size >= 2, `kernels of concurrent pipelines ran on ${queues.size} queue(s)`);
+  const stats = openclQueues('opencl:0');
+  t.true(stats.filter((q) => q.launches > 0).length >= 2);
+  t.is(new Set(stats.map((q) => q.thread)).size, stats.length, 'one queue per engine thread');
+});
+
+test('without any OpenCL driver the pyclesperanto kind answers GpuUnavailableError', (t) => {
+  // An ICD loader that finds no driver (an empty vendors directory): no platform, no device.
+  const empty = mkdtempSync(join(tmpdir(), 'no-icd-'));
+  const script = `
+    const sb = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+    const out = { devices: sb.devices().map((d) => d.id) };
+    try { await sb.convertMemory(sb.asarray([1, 2], { shape: [1, 1, 2] }), { targetType: 'pyclesperanto' }); } catch (e) { out.convert = e.constructor.name; }
+    try { sb.memoryInfo('opencl:0'); } catch (e) { out.memoryInfo = e.constructor.name; }
+    console.log(JSON.stringify(out));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, OCL_ICD_VENDORS: empty, OPENCL_VENDOR_PATH: empty },
+    encoding: 'utf8',
+  });
+  t.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { devices: ['cpu'], convert: 'GpuUnavailableError', memoryInfo: 'InvalidDeviceError' });
+});
