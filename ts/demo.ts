@@ -3,7 +3,9 @@
  * different memory types (normalize in torch → background subtraction in jax → cell counting in
  * numpy), with the real processors of `stackbridge/processors/<memoryType>` and
  * `stackbridge/analysis`, printing every conversion the engine made, the cells counted against the
- * nuclei generated, and writing OpenHCS's JSON summary and CSV details.
+ * nuclei generated, and writing OpenHCS's JSON summary and CSV details. Where an OpenCL device
+ * exists (PoCL on a CPU-only machine), the pipeline runs a second time with the top-hat and the
+ * counting on that device (pyclesperanto), and the two runs' counts are compared.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { devices } from './devices.js';
 import { asarray, type NDArray } from './ndarray.js';
 import { FunctionStep, Pipeline, type PipelinePlan, type StepTrace } from './pipeline.js';
 import * as jaxProcessors from './processors/jax.js';
+import * as clProcessors from './processors/pyclesperanto.js';
 import * as torchProcessors from './processors/torch.js';
 import { tfAvailable, type Tensor } from './tfjs.js';
 import { TraceCollector, withTrace, type ConversionRecord } from './trace.js';
@@ -108,6 +111,15 @@ function seedPipeline(): Pipeline {
   ]);
 }
 
+/** The same recipe with the top-hat and the counting on the OpenCL device (pyclesperanto). */
+function openclPipeline(): Pipeline {
+  return new Pipeline([
+    new FunctionStep({ func: torchProcessors.stackPercentileNormalize, name: 'stackPercentileNormalize', kwargs: { lowPercentile: 1, highPercentile: 99 } }),
+    new FunctionStep({ func: clProcessors.tophat, name: 'tophat', kwargs: { selemRadius: 50, downsampleFactor: 4 } }),
+    new FunctionStep({ func: clProcessors.countCellsSingleChannel, name: 'countCellsSingleChannel', kwargs: { detectionMethod: 'blob_log' } }),
+  ]);
+}
+
 /** Detections matched to the generated nuclei (nearest unused within 3 px): true positives per slice. */
 function matched(results: CellCountResult[], nuclei: Nucleus[][]): number[] {
   return results.map((r, z) => {
@@ -150,6 +162,7 @@ function printStep(s: StepTrace): void {
   if (s.conversions.length === 0) console.log('  conversions: none');
   for (const r of s.recoveries) console.log(`  recovery ${r.action} #${r.attempt}${r.device ? ` on ${r.device}` : ''}: ${r.message}`);
   if (s.recoveries.length === 0) console.log('  recoveries: none');
+  for (const k of s.kernels) console.log(`  kernels of ${k.processor} on ${k.device}${k.queue === undefined ? '' : ` (command queue ${k.queue})`}: ${k.ms.toFixed(1)} ms`);
   console.log(`  function ${s.functionMs.toFixed(1)} ms, step total ${s.totalMs.toFixed(1)} ms`);
 }
 
@@ -217,6 +230,20 @@ async function main(): Promise<void> {
   const written = await writeCellCounts(results, join(tmpdir(), 'stackbridge-demo-cell_counts'));
   console.log(`OpenHCS-format outputs: ${written.join(', ')}`);
   console.log(`\npipeline ${result.trace.totalMs.toFixed(1)} ms; output ${result.output.toString()}`);
+
+  const cl = devices().find((d) => d.kind === 'opencl');
+  if (cl) {
+    console.log(`\n---- the same pipeline with tophat and counting on ${cl.id} (${cl.name}, pyclesperanto) ----`);
+    const r2 = await openclPipeline().run<NDArray>(stack);
+    r2.trace.steps.forEach(printStep);
+    const results2 = r2.specialOutputs.countCellsSingleChannel[0] as CellCountResult[];
+    printCounts(results2, nuclei);
+    const same = results2.every((r, z) => r.cellCount === results[z]!.cellCount && JSON.stringify(r.positions) === JSON.stringify(results[z]!.positions));
+    console.log(`OpenCL counts and positions identical to the CPU run: ${same}`);
+    r2.output.dispose();
+  } else {
+    console.log('\nno OpenCL device: the pyclesperanto variant is skipped (install pocl-opencl-icd to run it on the CPU)');
+  }
 
   await showTensorflow(result.output);
   result.output.dispose();
