@@ -42,7 +42,8 @@ fn med5(a: f32, b: f32, c: f32, d: f32, e: f32) -> f32 {
 }
 
 /// The half-width of the disk of radius `r` at row offset `d`: `floor(sqrt(r² − d²))`, exactly.
-fn half_width(r: usize, d: usize) -> usize {
+/// (Public for the device domains, which upload the disk's half-widths.)
+pub fn half_width(r: usize, d: usize) -> usize {
   let t = (r * r - d * d) as u64;
   let mut s = (t as f64).sqrt() as u64;
   while s * s > t {
