@@ -13,7 +13,7 @@
 use crate::image::{check_range, Dims};
 use crate::percentile::{lut_bits, lut_index, lut_value, percentiles};
 use rayon::prelude::*;
-use stackbridge_core::{Element, SbError, SbResult};
+use stackbridge_core::{DType, Element, SbError, SbResult};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct NormalizeParams {
@@ -115,12 +115,15 @@ fn apply_stretch<T: Element>(src: &[T], s: &Stretch, use_lut: bool, out: &mut [u
   }
 }
 
+/// The stretch of every value of a u8 / u16 / i16 `dtype`, by table index (`percentile::lut_index`).
+pub fn stretch_table(dtype: DType, s: &Stretch) -> Vec<u16> {
+  let n = 1usize << lut_bits(dtype).unwrap_or(16);
+  (0..n).map(|i| s.apply(lut_value(dtype, i))).collect()
+}
+
 /// Builds the table over every value of T, then one parallel gather pass.
 fn gather<T: Element, const N: usize>(src: &[T], s: &Stretch, out: &mut [u16]) {
-  let mut lut: Box<[u16; N]> = vec![0u16; N].into_boxed_slice().try_into().expect("length N");
-  for (i, e) in lut.iter_mut().enumerate() {
-    *e = s.apply(lut_value(T::DTYPE, i));
-  }
+  let lut: Box<[u16; N]> = stretch_table(T::DTYPE, s).into_boxed_slice().try_into().expect("length N");
   let lut = &*lut;
   let run = |o: &mut [u16], x: &[T]| {
     for (o, &x) in o.iter_mut().zip(x) {

@@ -36,6 +36,30 @@ pub fn create_composite<T: Element>(src: &[T], dims: Dims, weights: Option<&[f64
   if z == 0 {
     return Err(SbError::dimension("createComposite needs at least one Z slice").with("z", 0));
   }
+  let wf = composite_weights(z, weights)?;
+  let plane = dims.plane();
+  if plane == 0 {
+    return Ok(());
+  }
+  out.par_chunks_mut(CHUNK).enumerate().for_each(|(b, o)| {
+    let start = b * CHUNK;
+    let mut acc = vec![0f32; o.len()];
+    for (zi, &wz) in wf.iter().enumerate() {
+      let row = &src[zi * plane + start..][..o.len()];
+      if zi == 0 {
+        acc.iter_mut().zip(row).for_each(|(a, &x)| *a = to_f32(x) * wz);
+      } else {
+        acc.iter_mut().zip(row).for_each(|(a, &x)| *a += to_f32(x) * wz);
+      }
+    }
+    o.iter_mut().zip(&acc).for_each(|(o, &a)| *o = T::from_f64(a as f64));
+  });
+  Ok(())
+}
+
+/// [`create_composite`]'s normalised float32 weights for `z >= 1` slices (`None`: equal weights),
+/// with its weight errors (count, non-finite, zero sum).
+pub fn composite_weights(z: usize, weights: Option<&[f64]>) -> SbResult<Vec<f32>> {
   let w: Vec<f64> = match weights {
     None => vec![1.0 / z as f64; z],
     Some(w) => {
@@ -59,25 +83,7 @@ pub fn create_composite<T: Element>(src: &[T], dims: Dims, weights: Option<&[f64
   if sum == 0.0 {
     return Err(SbError::invalid("sum of weights cannot be zero"));
   }
-  let wf: Vec<f32> = w.iter().map(|&v| (v / sum) as f32).collect();
-  let plane = dims.plane();
-  if plane == 0 {
-    return Ok(());
-  }
-  out.par_chunks_mut(CHUNK).enumerate().for_each(|(b, o)| {
-    let start = b * CHUNK;
-    let mut acc = vec![0f32; o.len()];
-    for (zi, &wz) in wf.iter().enumerate() {
-      let row = &src[zi * plane + start..][..o.len()];
-      if zi == 0 {
-        acc.iter_mut().zip(row).for_each(|(a, &x)| *a = to_f32(x) * wz);
-      } else {
-        acc.iter_mut().zip(row).for_each(|(a, &x)| *a += to_f32(x) * wz);
-      }
-    }
-    o.iter_mut().zip(&acc).for_each(|(o, &a)| *o = T::from_f64(a as f64));
-  });
-  Ok(())
+  Ok(w.iter().map(|&v| (v / sum) as f32).collect())
 }
 
 /// `x.astype(np.float32)` (round to nearest).
@@ -148,18 +154,19 @@ impl Default for EqualizeParams {
 pub const MAX_EQUALIZE_BINS: usize = 1 << 24;
 
 /// numpy's uniform-bin histogram geometry for `np.histogram(a, bins, range=(lo, hi))` on an array of T.
-struct Bins {
-  n: usize,
+/// Public so the device backends assign bins and build the map exactly as here.
+pub struct Bins {
+  pub n: usize,
   /// `np.linspace(lo, hi, n + 1)` cast to the bin dtype (f32 for float32 stacks, else f64), held as f64.
-  edges: Vec<f64>,
+  pub edges: Vec<f64>,
   /// `first_edge` as compared against the data (rounded to f32 for float32 stacks: NEP 50 weak scalar).
-  lo_cmp: f64,
-  hi_cmp: f64,
-  denom: f64,
+  pub lo_cmp: f64,
+  pub hi_cmp: f64,
+  pub denom: f64,
 }
 
 impl Bins {
-  fn new<T: Element>(p: &EqualizeParams) -> SbResult<Bins> {
+  pub fn new<T: Element>(p: &EqualizeParams) -> SbResult<Bins> {
     let n = p.bins;
     let (lo, hi) = (p.range_min, p.range_max);
     // np.linspace(lo, hi, n + 1): step = delta / div; y = arange * step (or arange / div * delta when
@@ -197,7 +204,7 @@ impl Bins {
 
   /// numpy's bin of `x` (already known to lie in the range), including its ±1 edge corrections.
   #[inline]
-  fn index<T: Element>(&self, x: f64) -> usize {
+  pub fn index<T: Element>(&self, x: f64) -> usize {
     // (_unsigned_subtract(tmp_a, first_edge) / norm_denom) * norm_numerator: the subtraction runs in the
     // bin dtype (for float32 stacks: f32, with first_edge cast to f32), the division by the f64
     // `norm_denom` (a numpy float64 scalar, which promotes) in f64.
@@ -217,7 +224,7 @@ impl Bins {
   }
 
   #[inline]
-  fn contains(&self, x: f64) -> bool {
+  pub fn contains(&self, x: f64) -> bool {
     x >= self.lo_cmp && x <= self.hi_cmp
   }
 }
@@ -259,7 +266,7 @@ fn np_interp(x: f64, xp: &[f64], fp: &[f64], guess: usize) -> f64 {
 }
 
 /// The dtype range numpy clips to before the integer cast (`np.iinfo(T)`); None for floats.
-fn int_range(dtype: DType) -> Option<(f64, f64)> {
+pub fn int_range(dtype: DType) -> Option<(f64, f64)> {
   match dtype {
     DType::U8 => Some((0.0, 255.0)),
     DType::U16 => Some((0.0, 65535.0)),
@@ -270,15 +277,40 @@ fn int_range(dtype: DType) -> Option<(f64, f64)> {
 }
 
 /// The equalization map once the cdf is known: `np.interp(x, edges[:-1], cdf)`, then clip + astype.
-struct EqualizeMap<'a> {
-  bins: &'a Bins,
-  cdf: Vec<f64>,
-  clip: Option<(f64, f64)>,
+pub struct EqualizeMap<'a> {
+  pub bins: &'a Bins,
+  /// The normalised cdf, one value per bin.
+  pub cdf: Vec<f64>,
+  /// `np.iinfo(T)` for integer T (the clip before the cast), None for float T.
+  pub clip: Option<(f64, f64)>,
 }
 
-impl EqualizeMap<'_> {
+impl<'a> EqualizeMap<'a> {
+  /// The map of a stack of `dtype` whose `np.histogram` counts are `hist` (one per bin):
+  /// `cdf = hist.cumsum()` normalised with numpy's int64 arithmetic,
+  /// `(max * cdf) as f64 / total as f64` (integer T) or `cdf / total` (float T); unnormalised when empty.
+  pub fn new(bins: &'a Bins, hist: &[u64], dtype: DType) -> EqualizeMap<'a> {
+    let mut cdf = Vec::with_capacity(bins.n);
+    let mut run = 0u64;
+    for &c in hist {
+      run += c;
+      cdf.push(run);
+    }
+    let total = run;
+    let clip = int_range(dtype);
+    let cdf: Vec<f64> = match (total > 0, clip) {
+      (false, _) => cdf.iter().map(|&c| c as f64).collect(),
+      (true, Some((_, max))) => cdf
+        .iter()
+        .map(|&c| ((max as i128) * (c as i128)) as i64 as f64 / total as f64)
+        .collect(),
+      (true, None) => cdf.iter().map(|&c| c as f64 / total as f64).collect(),
+    };
+    EqualizeMap { bins, cdf, clip }
+  }
+
   #[inline]
-  fn apply<T: Element>(&self, x: f64) -> T {
+  pub fn apply<T: Element>(&self, x: f64) -> T {
     // The bin formula is an excellent guess for interp's segment (both are about the same edges).
     let guess = if self.bins.contains(x) {
       self.bins.index::<T>(x)
@@ -310,6 +342,34 @@ impl EqualizeMap<'_> {
 pub fn equalize_histogram<T: Element>(src: &[T], dims: Dims, p: &EqualizeParams, out: &mut [T]) -> SbResult<()> {
   dims.check_len(src.len(), "stackEqualizeHistogram input")?;
   check_out(dims, out.len(), "stackEqualizeHistogram")?;
+  check_equalize_params(p)?;
+  let bins = Bins::new::<T>(p)?;
+  if dims.is_empty() {
+    return Ok(());
+  }
+
+  let value_hist = ValueHistogram::of(src);
+  let hist: Vec<u64> = match &value_hist {
+    Some(vh) => value_hist_bins::<T>(vh, &bins),
+    None => bin_counts(src, &bins),
+  };
+  let map = EqualizeMap::new(&bins, &hist, T::DTYPE);
+
+  match lut_bits(T::DTYPE) {
+    Some(8) => gather_lut::<T, 256>(src, out, &map),
+    Some(_) => gather_lut::<T, 65536>(src, out, &map),
+    None => out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(o, s)| {
+      for (o, &x) in o.iter_mut().zip(s) {
+        *o = map.apply::<T>(x.to_f64());
+      }
+    }),
+  }
+  Ok(())
+}
+
+/// [`equalize_histogram`]'s parameter errors: `bins` in `[1, MAX_EQUALIZE_BINS]`, a finite range with
+/// `range_min < range_max`.
+pub fn check_equalize_params(p: &EqualizeParams) -> SbResult<()> {
   if p.bins == 0 || p.bins > MAX_EQUALIZE_BINS {
     return Err(
       SbError::invalid(format!("bins must be in [1, {MAX_EQUALIZE_BINS}], got {}", p.bins)).with("bins", p.bins),
@@ -325,56 +385,26 @@ pub fn equalize_histogram<T: Element>(src: &[T], dims: Dims, p: &EqualizeParams,
       .with("rangeMax", p.range_max),
     );
   }
-  let bins = Bins::new::<T>(p)?;
-  if dims.is_empty() {
-    return Ok(());
-  }
-
-  let value_hist = ValueHistogram::of(src);
-  let hist: Vec<u64> = match &value_hist {
-    // Each distinct value lands in one bin: add its count there.
-    Some(vh) => {
-      let mut h = vec![0u64; bins.n];
-      for (i, &c) in vh.counts.iter().enumerate() {
-        let x = lut_value(T::DTYPE, i);
-        if c > 0 && bins.contains(x) {
-          h[bins.index::<T>(x)] += c;
-        }
-      }
-      h
-    }
-    None => bin_counts(src, &bins),
-  };
-
-  // cdf = hist.cumsum(); normalised with numpy's int64 arithmetic: (max * cdf) as f64 / total as f64.
-  let mut cdf = Vec::with_capacity(bins.n);
-  let mut run = 0u64;
-  for &c in &hist {
-    run += c;
-    cdf.push(run);
-  }
-  let total = run;
-  let clip = int_range(T::DTYPE);
-  let cdf: Vec<f64> = match (total > 0, clip) {
-    (false, _) => cdf.iter().map(|&c| c as f64).collect(),
-    (true, Some((_, max))) => cdf
-      .iter()
-      .map(|&c| ((max as i128) * (c as i128)) as i64 as f64 / total as f64)
-      .collect(),
-    (true, None) => cdf.iter().map(|&c| c as f64 / total as f64).collect(),
-  };
-  let map = EqualizeMap { bins: &bins, cdf, clip };
-
-  match lut_bits(T::DTYPE) {
-    Some(8) => gather_lut::<T, 256>(src, out, &map),
-    Some(_) => gather_lut::<T, 65536>(src, out, &map),
-    None => out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(o, s)| {
-      for (o, &x) in o.iter_mut().zip(s) {
-        *o = map.apply::<T>(x.to_f64());
-      }
-    }),
-  }
   Ok(())
+}
+
+/// The `np.histogram` bin counts of a u8 / u16 / i16 stack from its value histogram: each distinct
+/// value lands in one bin, its count added there.
+pub fn value_hist_bins<T: Element>(vh: &ValueHistogram, bins: &Bins) -> Vec<u64> {
+  let mut h = vec![0u64; bins.n];
+  for (i, &c) in vh.counts.iter().enumerate() {
+    let x = lut_value(T::DTYPE, i);
+    if c > 0 && bins.contains(x) {
+      h[bins.index::<T>(x)] += c;
+    }
+  }
+  h
+}
+
+/// The map of every value of a u8 / u16 / i16 dtype T, by table index (`percentile::lut_index`).
+pub fn equalize_table<T: Element>(map: &EqualizeMap) -> Vec<T> {
+  let n = 1usize << lut_bits(T::DTYPE).unwrap_or(16);
+  (0..n).map(|i| map.apply::<T>(lut_value(T::DTYPE, i))).collect()
 }
 
 /// np.histogram counts for dtypes without a value table: per-worker bin counts, merged.
@@ -401,7 +431,7 @@ fn bin_counts<T: Element>(src: &[T], bins: &Bins) -> Vec<u64> {
 }
 
 fn gather_lut<T: Element, const N: usize>(src: &[T], out: &mut [T], map: &EqualizeMap) {
-  let table: Vec<T> = (0..N).map(|i| map.apply::<T>(lut_value(T::DTYPE, i))).collect();
+  let table: Vec<T> = equalize_table::<T>(map);
   let table: Box<[T; N]> = table.into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!());
   let table = &*table;
   out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(o, s)| {

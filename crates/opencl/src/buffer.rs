@@ -71,7 +71,7 @@ impl ClBuf {
       q.queue
         .enqueue_map_buffer(&self.mem, CL_BLOCKING, opencl3::memory::CL_MAP_READ, 0, self.bytes, &mut mapped, &[])
         .map_err(|e| dev.fail(e.0, "clEnqueueMapBuffer", 0))?;
-      q.queue.enqueue_unmap_mem_object(self.mem.get(), mapped as *mut c_void, &[]).map_err(|e| dev.fail(e.0, "clEnqueueUnmapMemObject", 0))?;
+      q.queue.enqueue_unmap_mem_object(self.mem.get(), mapped, &[]).map_err(|e| dev.fail(e.0, "clEnqueueUnmapMemObject", 0))?;
     }
     q.queue.finish().map_err(|e| dev.fail(e.0, "clFinish", 0))
   }

@@ -42,6 +42,8 @@ pub fn run_processor(name: &str, input: &HostArray, options: &str, aux: Option<&
   let src = ClBuf::wrap(dev, input)?;
   let (out, dst) = ClBuf::alloc(dev, vec![out_dims.z, out_dims.h, out_dims.w], out_dtype, input.memory_type)?;
   let dt = input.dtype;
+  // Temporaries the kernels read: kept alive until the queue has finished with them.
+  let mut keep: Vec<ClBuf> = Vec::new();
   match &op {
     Op::Normalize { per_slice, params } => proc::normalize::normalize(&ctx, &src, input, dims, *per_slice, params, &dst)?,
     Op::Tophat(tp) => proc::tophat::tophat(&ctx, &src, dims, dt, tp, &dst)?,
@@ -55,7 +57,8 @@ pub fn run_processor(name: &str, input: &HostArray, options: &str, aux: Option<&
       let m32 = ops::astype(mask, DType::F32)?;
       let mut mbuf = ClBuf::temp::<f32>(dev, m32.numel().max(1))?;
       mbuf.write(dev, &ctx.q, m32.pin()?.as_slice::<f32>())?;
-      proc::pointwise::apply_mask(&ctx, &src, dims, dt, &mbuf, mask.shape.len() == 3, &dst)?
+      proc::pointwise::apply_mask(&ctx, &src, dims, dt, &mbuf, mask.shape.len() == 3, &dst)?;
+      keep.push(mbuf);
     }
     Op::Equalize(ep) => proc::normalize::equalize(&ctx, &src, input, dims, ep, &dst)?,
     Op::SpatialBin { bin, method } => proc::pointwise::spatial_bin(&ctx, &src, dims, dt, *bin, *method, &dst)?,
@@ -63,6 +66,7 @@ pub fn run_processor(name: &str, input: &HostArray, options: &str, aux: Option<&
     Op::Gaussian { sigma } => proc::filters::gaussian(&ctx, &src, dims, dt, *sigma, &dst)?,
   }
   ctx.complete(&dst)?;
+  drop(keep);
   let out = HostArray { readonly: input.memory_type.is_immutable(), ..out };
   Ok(Run { array: out, queue: ctx.q.id, device: dev.id(), micros: t0.elapsed().as_secs_f64() * 1e6 })
 }

@@ -1,22 +1,150 @@
 //! Percentile normalisation and histogram equalisation on OpenCL (histogram on the device,
 //! percentiles / CDF on the host, lookup-table or formula map on the device).
+//!
+//! u8 / u16 / i16 stacks: the device counts every value (`value_hist`), the host turns the counts into
+//! percentiles and the lookup table with stackbridge-kernels' own code (`ValueHistogram`,
+//! `Stretch`, `stretch_table` / `EqualizeMap`, `equalize_table`), and the device gathers. i32 / f32 /
+//! f64 stacks: percentiles on the host (stackbridge-kernels `percentiles` over the array's
+//! host-addressable memory) and the stretch formula on the device; for equalisation the device bins
+//! the values with numpy's rule, the host builds the cdf, and the device interpolates.
+//! Counters are 32-bit: one block (a slice, or the whole stack) may hold up to 2^32 - 1 elements of
+//! one value.
 
-use super::Ctx;
-use crate::buffer::ClBuf;
-use stackbridge_core::{HostArray, SbResult};
-use stackbridge_kernels::normalize::NormalizeParams;
-use stackbridge_kernels::pointwise::EqualizeParams;
+use super::{long, type_defines, Ctx};
+use crate::buffer::{upload, ClBuf};
+use crate::launch::Arg::{Acc, Buf};
+use opencl3::program::Program;
+use stackbridge_core::{with_dtype, DType, Element, HostArray, SbResult};
+use stackbridge_kernels::normalize::{stretch_table, NormalizeParams, Stretch};
+use stackbridge_kernels::percentile::{lut_bits, percentiles, ValueHistogram};
+use stackbridge_kernels::pointwise::{check_equalize_params, equalize_table, value_hist_bins, Bins, EqualizeMap, EqualizeParams};
 use stackbridge_kernels::Dims;
+
+/// Most counters (and table entries) held on the device at once: blocks are processed in passes.
+const MAX_COUNTERS: usize = 1 << 24;
+
+/// A device buffer of `acc_t` values (double with fp64, else float).
+fn upload_acc(ctx: &Ctx, v: &[f64]) -> SbResult<ClBuf> {
+  if ctx.dev.fp64 {
+    upload::<f64>(ctx.dev, &ctx.q, v)
+  } else {
+    let f: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+    upload::<f32>(ctx.dev, &ctx.q, &f)
+  }
+}
+
+/// Sets the first `n` 32-bit counters of `buf` to zero.
+fn zero(ctx: &Ctx, prog: &Program, buf: &ClBuf, n: usize) -> SbResult<()> {
+  ctx.launch(prog, "zero_u32", &[n], &[Buf(buf), long(n)])
+}
+
+/// The value histograms (`nbins` counters each) of `nb` blocks of `block` elements from element
+/// `start` (`blocks` = (start, nb, block)), read back.
+fn value_counts(ctx: &Ctx, prog: &Program, src: &ClBuf, hist: &ClBuf, blocks: (usize, usize, usize), nbins: usize) -> SbResult<Vec<u64>> {
+  let (start, nb, block) = blocks;
+  zero(ctx, prog, hist, nb * nbins)?;
+  ctx.launch(prog, "value_hist", &[nb * block], &[Buf(src), Buf(hist), long(start), long(nb * block), long(block), long(nbins)])?;
+  // In-order queue: the blocking read follows the kernel.
+  let raw = hist.read::<i32>(ctx.dev, &ctx.q)?;
+  Ok(raw[..nb * nbins].iter().map(|&c| c as u32 as u64).collect())
+}
 
 /// `stackPercentileNormalize` (`per_slice` false) / `percentileNormalize` (true) → uint16 `out`.
 /// `input` is the host-addressable array behind `src`.
 pub fn normalize(ctx: &Ctx, src: &ClBuf, input: &HostArray, dims: Dims, per_slice: bool, p: &NormalizeParams, out: &ClBuf) -> SbResult<()> {
-  let _ = (ctx, src, input, dims, per_slice, p, out);
-  Err(stackbridge_core::SbError::invalid("normalize has no OpenCL kernel yet"))
+  p.validate()?;
+  dims.require_nonempty(if per_slice { "percentileNormalize input" } else { "stackPercentileNormalize input" })?;
+  let dtype = input.dtype;
+  let qs = [p.low_percentile, p.high_percentile];
+  let n = dims.len();
+  let block = if per_slice { dims.plane() } else { n };
+  let nblocks = n / block;
+  let prog = ctx.program("histogram", &type_defines(ctx, "T_IN", dtype)?)?;
+  match lut_bits(dtype) {
+    Some(bits) => {
+      let nbins = 1usize << bits;
+      let per_pass = (MAX_COUNTERS / nbins).clamp(1, nblocks);
+      let hist = ClBuf::temp::<i32>(ctx.dev, per_pass * nbins)?;
+      let mut lut = ClBuf::temp::<u16>(ctx.dev, per_pass * nbins)?;
+      let mut b0 = 0;
+      while b0 < nblocks {
+        let nb = per_pass.min(nblocks - b0);
+        let start = b0 * block;
+        let counts = value_counts(ctx, &prog, src, &hist, (start, nb, block), nbins)?;
+        let mut table = Vec::with_capacity(nb * nbins);
+        for c in counts.chunks_exact(nbins) {
+          let vh = ValueHistogram { dtype, counts: c.to_vec(), total: block as u64 };
+          let pc = vh.percentiles_unchecked(&qs);
+          table.extend(stretch_table(dtype, &Stretch::new(pc[0], pc[1], p)));
+        }
+        // Blocking write, after the previous pass's gather in the in-order queue.
+        lut.write(ctx.dev, &ctx.q, &table)?;
+        ctx.launch(&prog, "lut_map_u16", &[nb * block], &[Buf(src), Buf(out), Buf(&lut), long(start), long(nb * block), long(block), long(nbins)])?;
+        b0 += nb;
+      }
+      ctx.finish()
+    }
+    None => {
+      // Exact percentiles of each block on the host (selection over the array's memory).
+      let pin = input.pin()?;
+      let mut pct = Vec::with_capacity(2 * nblocks);
+      with_dtype!(dtype, T => {
+        let data = pin.as_slice::<T>();
+        for b in data.chunks_exact(block) {
+          pct.extend(percentiles(b, &qs)?);
+        }
+      });
+      let pbuf = upload_acc(ctx, &pct)?;
+      ctx.launch(
+        &prog,
+        "normalize_map",
+        &[n],
+        &[Buf(src), Buf(out), Buf(&pbuf), long(n), long(block), Acc(p.target_min), Acc(p.target_max - p.target_min)],
+      )?;
+      ctx.finish()
+    }
+  }
 }
 
 /// `stackEqualizeHistogram` → `out` of the input dtype.
 pub fn equalize(ctx: &Ctx, src: &ClBuf, input: &HostArray, dims: Dims, p: &EqualizeParams, out: &ClBuf) -> SbResult<()> {
-  let _ = (ctx, src, input, dims, p, out);
-  Err(stackbridge_core::SbError::invalid("stackEqualizeHistogram has no OpenCL kernel yet"))
+  check_equalize_params(p)?;
+  with_dtype!(input.dtype, T => equalize_as::<T>(ctx, src, dims, p, out))
+}
+
+fn equalize_as<T: Element>(ctx: &Ctx, src: &ClBuf, dims: Dims, p: &EqualizeParams, out: &ClBuf) -> SbResult<()> {
+  let bins = Bins::new::<T>(p)?;
+  if dims.is_empty() {
+    return Ok(());
+  }
+  let n = dims.len();
+  let dtype: DType = T::DTYPE;
+  let prog = ctx.program("histogram", &type_defines(ctx, "T_IN", dtype)?)?;
+  match lut_bits(dtype) {
+    Some(bits) => {
+      let nbins = 1usize << bits;
+      let hist = ClBuf::temp::<i32>(ctx.dev, nbins)?;
+      let counts = value_counts(ctx, &prog, src, &hist, (0, 1, n), nbins)?;
+      let vh = ValueHistogram { dtype, counts, total: n as u64 };
+      let h = value_hist_bins::<T>(&vh, &bins);
+      let map = EqualizeMap::new(&bins, &h, dtype);
+      let lut = upload::<T>(ctx.dev, &ctx.q, &equalize_table::<T>(&map))?;
+      ctx.launch(&prog, "lut_map_t", &[n], &[Buf(src), Buf(out), Buf(&lut), long(n)])?;
+      ctx.finish()
+    }
+    None => {
+      let nb = bins.n;
+      let edges = upload_acc(ctx, &bins.edges)?;
+      let hist = ClBuf::temp::<i32>(ctx.dev, nb)?;
+      zero(ctx, &prog, &hist, nb)?;
+      let (lo, hi, den) = (Acc(bins.lo_cmp), Acc(bins.hi_cmp), Acc(bins.denom));
+      ctx.launch(&prog, "bin_hist", &[n], &[Buf(src), Buf(&hist), Buf(&edges), long(n), long(nb), lo, hi, den])?;
+      let h: Vec<u64> = hist.read::<i32>(ctx.dev, &ctx.q)?[..nb].iter().map(|&c| c as u32 as u64).collect();
+      let map = EqualizeMap::new(&bins, &h, dtype);
+      let cdf = upload_acc(ctx, &map.cdf)?;
+      let (lo, hi, den) = (Acc(bins.lo_cmp), Acc(bins.hi_cmp), Acc(bins.denom));
+      ctx.launch(&prog, "equalize_map", &[n], &[Buf(src), Buf(out), Buf(&edges), Buf(&cdf), long(n), long(nb), lo, hi, den])?;
+      ctx.finish()
+    }
+  }
 }

@@ -20,12 +20,36 @@ pub fn crop(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, start: [usize; 3],
 
 /// `applyMask`: `mask` is float32, `[h, w]` (`mask_is_stack` false) or `[z, h, w]`.
 pub fn apply_mask(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, mask: &ClBuf, mask_is_stack: bool, out: &ClBuf) -> SbResult<()> {
-  let _ = (ctx, src, dims, dtype, mask, mask_is_stack, out);
-  Err(stackbridge_core::SbError::invalid("applyMask has no OpenCL kernel yet"))
+  use crate::launch::Arg::Buf;
+  if dims.is_empty() {
+    return Ok(());
+  }
+  let p = ctx.program("elementwise", &type_defines(ctx, "T_IN", dtype)?)?;
+  let (period, reps) = if mask_is_stack { (dims.len(), 1) } else { (dims.plane(), dims.z) };
+  ctx.launch(&p, "apply_mask", &[period, reps], &[Buf(src), Buf(out), Buf(mask), long(period), long(reps)])?;
+  // The caller frees `mask` as soon as this returns: the kernel must be done with it by then.
+  ctx.finish()
 }
 
 /// `spatialBin2d` → `[z, h/bin, w/bin]` `out` of `dtype`.
 pub fn spatial_bin(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, bin: usize, method: stackbridge_kernels::pointwise::BinMethod, out: &ClBuf) -> SbResult<()> {
-  let _ = (ctx, src, dims, dtype, bin, method, out);
-  Err(stackbridge_core::SbError::invalid("spatialBin2d has no OpenCL kernel yet"))
+  use crate::launch::Arg::{Buf, I32};
+  use stackbridge_kernels::pointwise::{spatial_bin_dims, BinMethod};
+  let od = spatial_bin_dims(dims, bin)?;
+  if od.is_empty() {
+    return Ok(());
+  }
+  let p = ctx.program("elementwise", &type_defines(ctx, "T_IN", dtype)?)?;
+  let m = match method {
+    BinMethod::Mean => 0,
+    BinMethod::Sum => 1,
+    BinMethod::Max => 2,
+    BinMethod::Min => 3,
+  };
+  ctx.launch(
+    &p,
+    "spatial_bin",
+    &[od.w, od.h, od.z],
+    &[Buf(src), Buf(out), long(dims.h), long(dims.w), long(od.z), long(od.h), long(od.w), long(bin), I32(m)],
+  )
 }

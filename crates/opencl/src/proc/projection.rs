@@ -1,19 +1,47 @@
 //! Projections along Z and the weighted composite on OpenCL.
 
-use super::Ctx;
-use crate::buffer::ClBuf;
-use stackbridge_core::{DType, SbResult};
+use super::{long, type_defines, Ctx};
+use crate::buffer::{upload, ClBuf};
+use crate::launch::Arg::Buf;
+use stackbridge_core::{DType, SbError, SbResult};
+use stackbridge_kernels::pointwise::composite_weights;
 use stackbridge_kernels::projection::ProjectionMethod;
 use stackbridge_kernels::Dims;
 
 /// `createProjection` → `[1, h, w]` `out` of the input dtype.
 pub fn project(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, method: ProjectionMethod, out: &ClBuf) -> SbResult<()> {
-  let _ = (ctx, src, dims, dtype, method, out);
-  Err(stackbridge_core::SbError::invalid("createProjection has no OpenCL kernel yet"))
+  if dims.z == 0 {
+    return Err(SbError::dimension(format!("{} needs at least one Z slice", method.name())).with("z", 0));
+  }
+  let plane = dims.plane();
+  if plane == 0 {
+    return Ok(());
+  }
+  let p = ctx.program("projection", &type_defines(ctx, "T_IN", dtype)?)?;
+  let kernel = match method {
+    ProjectionMethod::Max => "project_max",
+    ProjectionMethod::Min => "project_min",
+    ProjectionMethod::Mean => "project_mean",
+    ProjectionMethod::Median => "project_median",
+    ProjectionMethod::Std => "project_std",
+  };
+  ctx.launch(&p, kernel, &[plane], &[Buf(src), Buf(out), long(dims.z), long(plane)])
 }
 
 /// `createComposite` → `[1, h, w]` `out` of the input dtype.
 pub fn composite(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, weights: Option<&[f64]>, out: &ClBuf) -> SbResult<()> {
-  let _ = (ctx, src, dims, dtype, weights, out);
-  Err(stackbridge_core::SbError::invalid("createComposite has no OpenCL kernel yet"))
+  if dims.z == 0 {
+    return Err(SbError::dimension("createComposite needs at least one Z slice").with("z", 0));
+  }
+  // The CPU's weight checks and normalisation (float32 weights summing to ~1).
+  let w = composite_weights(dims.z, weights)?;
+  let plane = dims.plane();
+  if plane == 0 {
+    return Ok(());
+  }
+  let p = ctx.program("projection", &type_defines(ctx, "T_IN", dtype)?)?;
+  let wbuf = upload::<f32>(ctx.dev, &ctx.q, &w)?;
+  ctx.launch(&p, "composite", &[plane], &[Buf(src), Buf(out), Buf(&wbuf), long(dims.z), long(plane)])?;
+  // The weights buffer must outlive the kernel.
+  ctx.finish()
 }
