@@ -9,6 +9,12 @@ pub const PORTABILITY_H: &str = include_str!("../kernels/portability.h");
 /// Every program: (name, source without the header).
 pub const PROGRAMS: &[(&str, &str)] = &[
   ("elementwise", include_str!("../kernels/elementwise.cl")),
+  ("morphology", include_str!("../kernels/morphology.cl")),
+  ("resize", include_str!("../kernels/resize.cl")),
+  ("blob", include_str!("../kernels/blob.cl")),
+  ("filters", include_str!("../kernels/filters.cl")),
+  ("histogram", include_str!("../kernels/histogram.cl")),
+  ("projection", include_str!("../kernels/projection.cl")),
 ];
 
 /// The full source of program `name` (header + body), or `None` for an unknown name.

@@ -103,14 +103,10 @@ fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
 /// min_sigma`, `num_sigma` 0 or above [`MAX_SCALES`], a non-finite parameter, `overlap` outside
 /// `[0, 1]`, a `max_sigma` whose kernel exceeds `gaussian::MAX_RADIUS`.
 pub fn blob_log(img: &[f32], h: usize, w: usize, p: &BlobLogParams) -> SbResult<Vec<Blob>> {
-  check_common(img.len(), h, w, p.min_sigma, p.max_sigma, p.threshold, p.overlap)?;
-  if p.num_sigma == 0 || p.num_sigma > MAX_SCALES {
-    return Err(SbError::invalid(format!("num_sigma must be in [1, {MAX_SCALES}], got {}", p.num_sigma)).with("num_sigma", p.num_sigma));
-  }
+  let sigmas = blob_log_sigmas(img.len(), h, w, p)?;
   if img.is_empty() {
     return Ok(Vec::new());
   }
-  let sigmas = linspace(p.min_sigma, p.max_sigma, p.num_sigma);
   // The kernels are built where they are used (per band: a few exp per tap, nothing next to the
   // filtering), so a long sigma list never holds all of them at once.
   let rmax = kernel_radius(p.max_sigma, 4.0)?;
@@ -142,6 +138,16 @@ pub fn blob_log(img: &[f32], h: usize, w: usize, p: &BlobLogParams) -> SbResult<
   Ok(finish(peaks, &sigmas, p.overlap))
 }
 
+/// [`blob_log`]'s validation (an image of `len` elements, `h × w`) and its sigma list
+/// (`linspace(min, max, num)`; cube plane `i` is `-σᵢ² · gaussian_laplace(img, σᵢ)`).
+pub fn blob_log_sigmas(len: usize, h: usize, w: usize, p: &BlobLogParams) -> SbResult<Vec<f64>> {
+  check_common(len, h, w, p.min_sigma, p.max_sigma, p.threshold, p.overlap)?;
+  if p.num_sigma == 0 || p.num_sigma > MAX_SCALES {
+    return Err(SbError::invalid(format!("num_sigma must be in [1, {MAX_SCALES}], got {}", p.num_sigma)).with("num_sigma", p.num_sigma));
+  }
+  Ok(linspace(p.min_sigma, p.max_sigma, p.num_sigma))
+}
+
 /// `skimage.feature.blob_dog(img, min_sigma, max_sigma, sigma_ratio, threshold, overlap)`:
 /// `k = int(log(max/min) / log(ratio) + 1)`, `sigma_list = min · ratio^i` for `i` in `0..=k`, cube
 /// plane `i` = `(gaussian(img, σᵢ) − gaussian(img, σᵢ₊₁)) / (ratio − 1)` (mode 'reflect', truncate 4),
@@ -150,17 +156,8 @@ pub fn blob_log(img: &[f32], h: usize, w: usize, p: &BlobLogParams) -> SbResult<
 /// Errors as [`blob_log`], plus `sigma_ratio` must be finite and > 1, and `k + 1` at most
 /// [`MAX_SCALES`].
 pub fn blob_dog(img: &[f32], h: usize, w: usize, p: &BlobDogParams) -> SbResult<Vec<Blob>> {
-  check_common(img.len(), h, w, p.min_sigma, p.max_sigma, p.threshold, p.overlap)?;
-  if !p.sigma_ratio.is_finite() || p.sigma_ratio <= 1.0 {
-    return Err(SbError::invalid(format!("sigma_ratio must be a finite number > 1, got {}", p.sigma_ratio)).with("sigma_ratio", p.sigma_ratio));
-  }
-  let kf = (p.max_sigma / p.min_sigma).ln() / p.sigma_ratio.ln() + 1.0;
-  // NaN cannot occur (finite, positive inputs), but a non-number would be rejected too.
-  if kf.is_nan() || kf >= MAX_SCALES as f64 {
-    return Err(SbError::invalid(format!("sigma_ratio {} is too close to 1: it needs more than {MAX_SCALES} scales", p.sigma_ratio)));
-  }
-  let k = kf as usize;
-  let sigmas: Vec<f64> = (0..=k).map(|i| p.min_sigma * p.sigma_ratio.powf(i as f64)).collect();
+  let sigmas = blob_dog_sigmas(img.len(), h, w, p)?;
+  let k = sigmas.len() - 1;
   if img.is_empty() {
     return Ok(Vec::new());
   }
@@ -211,13 +208,29 @@ pub fn blob_dog(img: &[f32], h: usize, w: usize, p: &BlobDogParams) -> SbResult<
   Ok(finish(peaks, &sigmas, p.overlap))
 }
 
+/// [`blob_dog`]'s validation (an image of `len` elements, `h × w`) and its `k + 1` sigmas
+/// `min · ratio^i` (cube plane `i < k` is `(G(σᵢ) − G(σᵢ₊₁)) / (ratio − 1)`).
+pub fn blob_dog_sigmas(len: usize, h: usize, w: usize, p: &BlobDogParams) -> SbResult<Vec<f64>> {
+  check_common(len, h, w, p.min_sigma, p.max_sigma, p.threshold, p.overlap)?;
+  if !p.sigma_ratio.is_finite() || p.sigma_ratio <= 1.0 {
+    return Err(SbError::invalid(format!("sigma_ratio must be a finite number > 1, got {}", p.sigma_ratio)).with("sigma_ratio", p.sigma_ratio));
+  }
+  let kf = (p.max_sigma / p.min_sigma).ln() / p.sigma_ratio.ln() + 1.0;
+  // NaN cannot occur (finite, positive inputs), but a non-number would be rejected too.
+  if kf.is_nan() || kf >= MAX_SCALES as f64 {
+    return Err(SbError::invalid(format!("sigma_ratio {} is too close to 1: it needs more than {MAX_SCALES} scales", p.sigma_ratio)));
+  }
+  let k = kf as usize;
+  Ok((0..=k).map(|i| p.min_sigma * p.sigma_ratio.powf(i as f64)).collect())
+}
+
 /// A candidate peak: cube value, pixel, scale index.
 #[derive(Clone, Copy, Debug)]
-struct Peak {
-  v: f32,
-  y: u32,
-  x: u32,
-  s: u32,
+pub struct Peak {
+  pub v: f32,
+  pub y: u32,
+  pub x: u32,
+  pub s: u32,
 }
 
 /// The peaks of a scale-space cube of `planes` planes, computed band by band: the rows are cut
@@ -264,13 +277,30 @@ fn scale_space_peaks<S>(
       peaks
     })
     .collect();
-  let mut peaks: Vec<Peak> = per_band.into_iter().flatten().collect();
+  order_peaks(per_band.into_iter().flatten().collect(), planes, h, w)
+}
+
+/// All the peaks of an `h × w` cube of `planes` planes (any order) in scikit-image's order: by
+/// value descending, ties in `np.nonzero` order `(y, x, s)`; none if every cube value is a peak
+/// (scikit-image's "trivial image").
+pub fn order_peaks(mut peaks: Vec<Peak>, planes: usize, h: usize, w: usize) -> Vec<Peak> {
   if peaks.len() == planes * h * w {
     return Vec::new();
   }
   // np.nonzero order is (y, x, s); a stable sort by value descending keeps it among ties.
   peaks.sort_unstable_by(|a, b| b.v.total_cmp(&a.v).then((a.y, a.x, a.s).cmp(&(b.y, b.x, b.s))));
   peaks
+}
+
+/// The largest f32 at or below `threshold`: for an f32 `v`, `v > threshold_f32(t)` is exactly
+/// `v as f64 > t` (a vectorisable superset test on the CPU, the exact test on a device).
+pub fn threshold_f32(threshold: f64) -> f32 {
+  let t = threshold as f32;
+  if t as f64 > threshold {
+    t.next_down()
+  } else {
+    t
+  }
 }
 
 #[inline(always)]
@@ -287,15 +317,7 @@ fn mx(a: f32, b: f32) -> f32 {
 /// that have a value above the threshold at all; `scratch` holds two chunks.
 #[allow(clippy::too_many_arguments)]
 fn plane_row_peaks(lo: &[f32], cur: &[f32], up: &[f32], h: usize, w: usize, y: usize, s: usize, threshold: f64, scratch: &mut Vec<f32>) -> Vec<Peak> {
-  // An f32 at or below the threshold: `v > t32` is a vectorisable superset of `v > threshold`.
-  let t32 = {
-    let t = threshold as f32;
-    if t as f64 > threshold {
-      t.next_down()
-    } else {
-      t
-    }
-  };
+  let t32 = threshold_f32(threshold);
   let row = &cur[y * w..(y + 1) * w];
   let rows = [y.saturating_sub(1), y, (y + 1).min(h - 1)];
   const C: usize = 64;
@@ -344,7 +366,8 @@ fn plane_row_peaks(lo: &[f32], cur: &[f32], up: &[f32], h: usize, w: usize, y: u
   out
 }
 
-fn finish(peaks: Vec<Peak>, sigmas: &[f64], overlap: f64) -> Vec<Blob> {
+/// The blobs of ordered peaks (`sigmas[s]` each), pruned as scikit-image's `_prune_blobs`.
+pub fn finish(peaks: Vec<Peak>, sigmas: &[f64], overlap: f64) -> Vec<Blob> {
   let mut blobs: Vec<Blob> = peaks.iter().map(|p| Blob { y: p.y as f64, x: p.x as f64, sigma: sigmas[p.s as usize] }).collect();
   if blobs.is_empty() {
     return blobs;

@@ -135,7 +135,7 @@ pub struct SliceResult {
 }
 
 /// A slice's cells before assembly: (x, y), area, intensity (input units), confidence.
-struct Cells {
+pub struct Cells {
   cells: Vec<((f64, f64), f64, f64, f64)>,
   /// Label image of the kept cells (watershed / threshold), if the method makes one.
   labels: Option<Vec<u32>>,
@@ -156,18 +156,7 @@ pub fn count_cells<T: Element>(src: &[T], dims: Dims, p: &CountParams) -> SbResu
     .map(|(z, slice)| {
       let img = prepare(slice, dims, scale, p);
       let found = detect(&img, dims.h, dims.w, p, scale)?;
-      let mask = p.return_segmentation_mask.then(|| draw_mask(&found, dims));
-      let result = SliceResult {
-        slice_index: z,
-        method: p.detection_method,
-        cell_count: found.cells.len(),
-        positions: found.cells.iter().map(|c| c.0).collect(),
-        areas: found.cells.iter().map(|c| c.1).collect(),
-        intensities: found.cells.iter().map(|c| c.2).collect(),
-        confidences: found.cells.iter().map(|c| c.3).collect(),
-        parameters: p.clone(),
-      };
-      Ok((result, mask))
+      Ok(slice_result(z, &found, dims, p))
     })
     .collect();
   let mut results = Vec::with_capacity(dims.z);
@@ -182,11 +171,33 @@ pub fn count_cells<T: Element>(src: &[T], dims: Dims, p: &CountParams) -> SbResu
   Ok((results, masks))
 }
 
+/// Slice `z`'s result and, when `return_segmentation_mask`, its int32 mask.
+pub fn slice_result(z: usize, found: &Cells, dims: Dims, p: &CountParams) -> (SliceResult, Option<Vec<i32>>) {
+  let mask = p.return_segmentation_mask.then(|| draw_mask(found, dims));
+  let result = SliceResult {
+    slice_index: z,
+    method: p.detection_method,
+    cell_count: found.cells.len(),
+    positions: found.cells.iter().map(|c| c.0).collect(),
+    areas: found.cells.iter().map(|c| c.1).collect(),
+    intensities: found.cells.iter().map(|c| c.2).collect(),
+    confidences: found.cells.iter().map(|c| c.3).collect(),
+    parameters: p.clone(),
+  };
+  (result, mask)
+}
+
+/// `img_as_float` of one value `v` of a dtype whose scale is `1 / inv` ([`dtype_scale`]): signed
+/// integers (and floats) are clipped at -1.
+#[inline(always)]
+pub fn img_as_float(v: f64, inv: f64) -> f32 {
+  (v * inv).max(-1.0) as f32
+}
+
 /// `img_as_float` then the optional preprocessing.
 fn prepare<T: Element>(slice: &[T], dims: Dims, scale: f64, p: &CountParams) -> Vec<f32> {
   let inv = 1.0 / scale;
-  // img_as_float clips signed integers at -1.
-  let mut img: Vec<f32> = slice.iter().map(|v| (v.to_f64() * inv).max(-1.0) as f32).collect();
+  let mut img: Vec<f32> = slice.iter().map(|v| img_as_float(v.to_f64(), inv)).collect();
   if p.enable_preprocessing {
     let mut tmp = vec![0f32; img.len()];
     if p.gaussian_sigma > 0.0 {
@@ -201,7 +212,8 @@ fn prepare<T: Element>(slice: &[T], dims: Dims, scale: f64, p: &CountParams) -> 
   img
 }
 
-fn detect(img: &[f32], h: usize, w: usize, p: &CountParams, scale: f64) -> SbResult<Cells> {
+/// Detection on one prepared slice (`scale`: the input dtype's maximum, for intensities).
+pub fn detect(img: &[f32], h: usize, w: usize, p: &CountParams, scale: f64) -> SbResult<Cells> {
   match p.detection_method {
     DetectionMethod::BlobLog => {
       let bp = BlobLogParams { min_sigma: p.min_sigma, max_sigma: p.max_sigma, num_sigma: p.num_sigma, threshold: p.threshold, overlap: p.overlap };
@@ -217,7 +229,7 @@ fn detect(img: &[f32], h: usize, w: usize, p: &CountParams, scale: f64) -> SbRes
 }
 
 /// Blob methods: area of the disk of radius σ√2, intensity at the centre pixel, confidence σ/maxSigma.
-fn blob_cells(blobs: &[Blob], img: &[f32], w: usize, p: &CountParams, scale: f64) -> Cells {
+pub fn blob_cells(blobs: &[Blob], img: &[f32], w: usize, p: &CountParams, scale: f64) -> Cells {
   let cells = blobs
     .iter()
     .filter_map(|b| {

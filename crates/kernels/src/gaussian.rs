@@ -562,14 +562,14 @@ fn sep_plane_fast(src: &[f32], h: usize, w: usize, vt: &[f32], ht: &[f32], mode:
 
 /// The half kernels of `scale · gaussian_laplace(·, sigma)`: order 0 (`ha`) and the order 2 one
 /// times `scale` (`hb`; both terms of the Laplacian carry exactly one order-2 factor).
-pub(crate) struct LogKernel {
-  pub(crate) ha: Vec<f32>,
-  pub(crate) hb: Vec<f32>,
+pub struct LogKernel {
+  pub ha: Vec<f32>,
+  pub hb: Vec<f32>,
 }
 
 impl LogKernel {
   /// `None` for a sigma scipy would skip (not finite or ≤ 1e-15).
-  pub(crate) fn new(sigma: f64, scale: f64) -> Option<LogKernel> {
+  pub fn new(sigma: f64, scale: f64) -> Option<LogKernel> {
     if !(sigma.is_finite() && sigma > 1e-15) {
       return None;
     }
@@ -578,7 +578,7 @@ impl LogKernel {
     Some(LogKernel { ha, hb })
   }
 
-  pub(crate) fn radius(&self) -> usize {
+  pub fn radius(&self) -> usize {
     self.ha.len() - 1
   }
 }

@@ -40,7 +40,7 @@ const MAX_LEVEL: usize = 8;
 const MIN_BAND_ROWS: usize = 128;
 
 /// Half-width of the chord of `disk(r)` at row offset `|dy| <= r`: `floor(sqrt(r^2 - dy^2))`.
-fn chord_half_width(r: usize, dy: usize) -> usize {
+pub fn chord_half_width(r: usize, dy: usize) -> usize {
   let (r, dy) = (r as u128, dy as u128);
   // r < 2^64, so r * r fits in u128; `isqrt` is exact.
   (r * r - dy * dy).isqrt() as usize

@@ -93,7 +93,7 @@ pub fn gaussian_half_kernel(sigma: f64) -> Vec<f64> {
 
 /// The anti-aliasing sigma of one axis: `max(0, (in / out - 1) / 2)`, or `None` when scipy skips
 /// the axis (sigma <= 1e-15).
-fn antialias_sigma(n_in: usize, n_out: usize) -> Option<f64> {
+pub fn antialias_sigma(n_in: usize, n_out: usize) -> Option<f64> {
   let s = ((n_in as f64 / n_out as f64 - 1.0) / 2.0).max(0.0);
   (s > 1e-15).then_some(s)
 }

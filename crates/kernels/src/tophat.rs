@@ -40,7 +40,7 @@ impl Default for TophatParams {
 }
 
 /// Validates `p` against the slice shape.
-fn check(dims: Dims, p: &TophatParams) -> SbResult<()> {
+pub fn check(dims: Dims, p: &TophatParams) -> SbResult<()> {
   let f = p.downsample_factor;
   if f == 0 {
     return Err(SbError::invalid("tophat: downsampleFactor must be at least 1, got 0").with("downsampleFactor", 0));
