@@ -106,7 +106,9 @@ function badCalls(): [string, () => unknown][] {
     calls.push([`sliceZ(${tag})`, () => live.sliceZ(w as never, 1)]);
     calls.push([`reshape(${tag})`, () => live.reshape(w as never)]);
   }
-  for (const id of ['gpu', 'cuda:0', 'opencl:0', 'cuda:-1', 'cpu:0', '']) {
+  // ids of devices that do not exist here: the first OpenCL index past the machine's devices
+  const missingOpenCl = `opencl:${devices().filter((d) => d.kind === 'opencl').length}`;
+  for (const id of ['gpu', 'cuda:0', missingOpenCl, 'cuda:-1', 'cpu:0', '']) {
     calls.push([`memoryInfo(${id})`, () => memoryInfo(id as never)]);
     calls.push([`emptyCache(${id})`, () => emptyCache(id as never)]);
     calls.push([`setMemoryLimit(${id})`, () => setMemoryLimit(id as never, 1)]);

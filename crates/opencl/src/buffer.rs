@@ -15,8 +15,23 @@ use std::ptr;
 /// A cl_mem over the bytes of a host-addressable array, keeping that memory alive.
 pub struct ClBuf {
   mem: Buffer<u8>,
-  pin: Option<Pinned>,
+  /// Keeps the array's memory alive as long as the driver can see it.
+  _pin: Option<Pinned>,
   bytes: usize,
+  device: u32,
+}
+
+impl Drop for ClBuf {
+  /// The memory goes back to the caching allocator when the buffer is dropped, where the next
+  /// allocation may reuse it at once: so first wait for this thread's queue on the device (the
+  /// one every kernel using the buffer was enqueued on), whatever path dropped it.
+  fn drop(&mut self) {
+    if let Some(dev) = crate::runtime::devices().get(self.device as usize) {
+      if let Ok(q) = crate::runtime::queue(dev) {
+        let _ = q.queue.finish();
+      }
+    }
+  }
 }
 
 // SAFETY: the buffer is a driver handle (thread-safe in OpenCL 1.2) plus pinned plain memory.
@@ -31,12 +46,12 @@ impl ClBuf {
     if bytes == 0 {
       // clCreateBuffer refuses size 0; kernels never touch an empty array's buffer.
       let mem = unsafe { Buffer::<u8>::create(&dev.context, CL_MEM_READ_WRITE, 64, ptr::null_mut()) }.map_err(|e| dev.fail(e.0, "clCreateBuffer", 64))?;
-      return Ok(ClBuf { mem, pin: Some(pin), bytes: 0 });
+      return Ok(ClBuf { mem, _pin: Some(pin), bytes: 0, device: dev.index });
     }
     let host = pin.bytes().as_ptr() as *mut c_void;
     let mem = unsafe { Buffer::<u8>::create(&dev.context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, bytes, host) }
       .map_err(|e| dev.fail(e.0, "clCreateBuffer", bytes as u64))?;
-    Ok(ClBuf { mem, pin: Some(pin), bytes })
+    Ok(ClBuf { mem, _pin: Some(pin), bytes, device: dev.index })
   }
 
   /// A new array of `shape` in the device's memory and its buffer (a kernel's output or a
@@ -95,11 +110,6 @@ impl ClBuf {
       unsafe { q.queue.enqueue_write_buffer(&mut self.mem, CL_BLOCKING, 0, src, &[]) }.map_err(|e| dev.fail(e.0, "clEnqueueWriteBuffer", 0))?;
     }
     Ok(())
-  }
-
-  /// Drops the device handle, keeping nothing pinned (for callers that want the memory back early).
-  pub fn release(mut self) {
-    self.pin.take();
   }
 }
 
