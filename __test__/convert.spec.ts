@@ -1,4 +1,5 @@
 import test from 'ava';
+import { devices } from '../ts/devices.js';
 import * as tf from '@tensorflow/tfjs';
 import {
   asarray,

@@ -107,7 +107,7 @@ function badCalls(): [string, () => unknown][] {
     calls.push([`reshape(${tag})`, () => live.reshape(w as never)]);
   }
   // ids of devices that do not exist here: the first OpenCL index past the machine's devices
-  const missingOpenCl = `opencl:${devices().filter((d) => d.kind === 'opencl').length}`;
+  const missingOpenCl = `opencl:${sb.devices().filter((d) => d.kind === 'opencl').length}`;
   for (const id of ['gpu', 'cuda:0', missingOpenCl, 'cuda:-1', 'cpu:0', '']) {
     calls.push([`memoryInfo(${id})`, () => memoryInfo(id as never)]);
     calls.push([`emptyCache(${id})`, () => emptyCache(id as never)]);

@@ -4,6 +4,7 @@
  * scikit-image's blob_log on the same images, the processor families, and typed errors.
  */
 import test from 'ava';
+import { devices } from '../ts/devices.js';
 import * as tf from '@tensorflow/tfjs';
 import * as analysis from '../ts/analysis.js';
 import { DimensionError, DisposedError, GpuUnavailableError, InvalidArgumentError } from '../ts/errors.js';
