@@ -88,7 +88,8 @@ async function benchProcessors(dev) {
     ['spatialBin2d 2', (f, s) => f.spatialBin2d(s, { binSize: 2 })],
     ['createComposite', (f, s) => f.createComposite(s)],
     ['crop', (f, s) => f.crop(s, { depth: depth, height: height / 2, width: width / 2 })],
-    ['countCellsSingleChannel blob_log (1 slice)', (f, s, one, count) => count(one)],
+    // resolves to [the input, results, masks]: nothing to dispose
+    ['countCellsSingleChannel blob_log (1 slice)', async (f, s, one, count) => { await count(one); return null; }],
   ];
   const rows = [];
   for (const [label, run] of ops) {

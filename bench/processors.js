@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { dump, parse } from 'npyjs';
 import { asarray, copy } from '../dist/index.js';
 import * as np from '../dist/processors/numpy.js';
+import * as cl from '../dist/processors/pyclesperanto.js';
+import { convertMemory, devices } from '../dist/index.js';
 import { countCellsSingleChannel } from '../dist/analysis.js';
 import { makeNucleiSlice, makeTexturedStack } from './nuclei.js';
 import { fmt, median, printTable } from './util.js';
@@ -163,11 +165,11 @@ async function sharpBlur(sharp, stack, blurArg) {
  * warm-up once (its result goes to `keep`), then the median of 5 runs, 3 when a run takes over 1 s.
  */
 async function timeOp(fn, keep = () => {}) {
-  const release = (r) => (Array.isArray(r) ? r[2]?.dispose() : r.dispose());
+  const release = (r) => (Array.isArray(r) ? r[2]?.dispose() : r?.dispose());
   let t = performance.now();
   const first = await fn();
   const warm = performance.now() - t;
-  keep(first);
+  await keep(first);
   release(first);
   const reps = warm > 1000 ? 3 : 5;
   const samples = [];
@@ -301,6 +303,41 @@ export async function benchProcessors() {
     await step('median', () => np.createProjection(stack, { method: 'median_projection' }), (r) => { mine.median = sliceOf(r, 0, hw); mine.medianDtype = r.dtype; });
     await step('gaussian', () => np.gaussian(stack, { sigma: SIGMA }), (r) => { mine.gaussian = sliceOf(r, 0, hw); });
     await step('count', () => countCellsSingleChannel(slice, COUNT), (r) => { mine.positions = r[1][0].positions; });
+
+    // ----- the same processors on the OpenCL device (pyclesperanto family), where one exists -----
+    const clDev = devices().find((d) => d.kind === 'opencl');
+    const sbCl = {};
+    const clSame = {};
+    if (clDev) {
+      console.log(`timing the OpenCL kernels on ${clDev.id} (${clDev.name}):`);
+      const stackCl = await convertMemory(stack, { targetType: 'pyclesperanto' });
+      const sliceCl = await convertMemory(slice, { targetType: 'pyclesperanto' });
+      const clStep = async (name, fn, first, n) => {
+        process.stdout.write(`  OpenCL ${name} …`);
+        try {
+          let same = null;
+          sbCl[name] = await timeOp(fn, async (r) => {
+            if (!first || !r) return;
+            const host = await convertMemory(r, { targetType: 'numpy' }); // .data is host-only
+            same = maxAbsDiff(sliceOf(host, 0, n), first, 1) ?? null;
+            host.dispose();
+          });
+          clSame[name] = same;
+          process.stdout.write(` ${fmtMs(sbCl[name].ms)} ms\n`);
+        } catch (e) {
+          sbCl[name] = { error: e.message };
+          process.stdout.write(` FAILED: ${e.message}\n`);
+        }
+      };
+      await clStep('normalize', () => cl.stackPercentileNormalize(stackCl, NORMALIZE), mine.normalize, hw);
+      await clStep('tophat', () => cl.tophat(stackCl, TOPHAT), mine.tophat, hw);
+      await clStep('tophat_exact', () => cl.tophat(sliceCl, { selemRadius: EXACT_RADIUS, downsampleFactor: 1 }), mine.tophat_exact, SLICE.height * SLICE.width);
+      await clStep('median', () => cl.createProjection(stackCl, { method: 'median_projection' }), mine.median, hw);
+      await clStep('gaussian', () => cl.gaussian(stackCl, { sigma: SIGMA }), mine.gaussian, hw);
+      await clStep('count', async () => { const [, r] = await cl.countCellsSingleChannel(sliceCl, COUNT); clSame.countPositions = JSON.stringify(r[0].positions) === JSON.stringify(mine.positions); return null; });
+      stackCl.dispose();
+      sliceCl.dispose();
+    }
     stack.dispose();
     slice.dispose();
 
@@ -489,6 +526,17 @@ export async function benchProcessors() {
     }
     const title = `processor targets (${cores} cores, ${os.cpus()[0]?.model.trim()}; ratios from this run)`;
     printMarkdown(title, ['target', 'requirement', 'measured', 'result'], rows);
+    if (clDev) {
+      const ids = { normalize: 'normalize/numpy', tophat: 'tophat/scikit-image', tophat_exact: 'tophat_exact/scikit-image', median: 'median/numpy', gaussian: 'gaussian/opencv', count: 'count/scikit-image' };
+      const clRows = Object.entries(ids).map(([name, id]) => {
+        const c = sbCl[name];
+        const m = sbMs(name);
+        const ok = name === 'count' ? (clSame.countPositions ? 'same cells' : 'cells differ') : clSame[name] == null ? '—' : `max |Δ| ${fmt(clSame[name], 0)}`;
+        return [name, c?.error ? `FAILED: ${c.error}` : fmtMs(c?.ms), fmtMs(m), c?.error || m == null ? '—' : ratio(c.ms, m), `${id.split('/')[1]} ${ratio(peerMs(id), c?.ms)}`, ok];
+      });
+      printMarkdown(`OpenCL column: the same processors on ${clDev.id} (${clDev.name}${clDev.deviceType === 'cpu' ? ', an OpenCL driver on the same CPU cores' : ''})`,
+        ['op', 'OpenCL ms', 'CPU kernels ms', 'OpenCL / CPU time', 'peer / OpenCL', 'OpenCL vs CPU result'], clRows);
+    }
     if (load1 > cores / 2) console.log(`(load average ${load1.toFixed(1)} on ${cores} cores when the section started: see the warning above)`);
     console.log(`processor bench time ${((performance.now() - t0) / 1e3).toFixed(1)} s`);
   } finally {
