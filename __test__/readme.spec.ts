@@ -68,3 +68,35 @@ test.serial('the README processors tour does what the README says', async (t) =>
   t.deepEqual(written, [`${dir}/cell_counts.json`, `${dir}/cell_counts_details.csv`]);
   t.is(JSON.parse(await readFile(written[0]!, 'utf8')).analysis_type, 'single_channel_cell_counting');
 });
+
+// The README's OpenCL tour, as written (raw = the golden nuclei stack). Needs an OpenCL device:
+// skipped with a printed reason without one, unless STACKBRIDGE_REQUIRE_OPENCL=1.
+test.serial('the README OpenCL tour does what the README says', async (t) => {
+  const { devices, openclQueues, CpuRoundtripRequiredError, OutOfMemoryError } = await import('../ts/index.js');
+  if (!devices().some((d) => d.kind === 'opencl') && process.env.STACKBRIDGE_REQUIRE_OPENCL !== '1') {
+    t.log('skipped: no OpenCL device (install pocl-opencl-icd)');
+    t.pass();
+    return;
+  }
+  const { tophat, gaussian } = await import('../ts/processors/pyclesperanto.js');
+  const { loadNpy, manifest } = await import('./helpers/golden.js');
+  const raw = loadNpy(manifest.counting.input);
+
+  const ids = devices().map((d) => d.id);
+  t.deepEqual(ids.slice(0, 2), ['cpu', 'opencl:0']);
+  const onCl = await convertMemory(raw, { targetType: 'pyclesperanto' });
+  t.is(onCl.device, 'opencl:0');
+  const bg = (await tophat(onCl, { selemRadius: 50 })) as NDArray;
+  const { tophat: cpuTophat } = await import('../ts/processors/numpy.js');
+  t.deepEqual(Array.from(await bg.toTypedArray()), Array.from((await cpuTophat(raw, { selemRadius: 50 })).data));
+  await t.throwsAsync(convertMemory(bg, { targetType: 'tensorflow' }), { instanceOf: CpuRoundtripRequiredError });
+  setMemoryLimit('opencl:0', 256 << 20);
+  try {
+    t.is(memoryInfo('opencl:0').limitBytes, 256 << 20);
+    setMemoryLimit('opencl:0', 1024);
+    await t.throwsAsync(gaussian(bg), { instanceOf: OutOfMemoryError });
+  } finally {
+    setMemoryLimit('opencl:0', null);
+  }
+  t.true(openclQueues('opencl:0').every((q) => typeof q.thread === 'string' && q.launches >= 0));
+});
