@@ -22,6 +22,8 @@ pub struct Conversion {
   pub micros: f64,
   pub source_device: String,
   pub target_device: String,
+  /// The edge copies and `deferCopy` was set: nothing was done, run `convertAsync` for it.
+  pub deferred: bool,
 }
 
 #[napi(object)]
@@ -52,8 +54,8 @@ fn copies(kind: ConversionKind, target: Device) -> bool {
 /// The copying edges between host-addressable memories: host ↔ OpenCL transfers and OpenCL
 /// device moves. Runs on any thread.
 fn execute_copy(a: &HostArray, target: MemoryType, p: &Plan) -> SbResult<HostArray> {
-  match (p.source.domain(), p.target) {
-    (_, Device::Host | Device::OpenCl(_)) if matches!(p.source, Device::Host | Device::OpenCl(_)) => {
+  match (p.source, p.target) {
+    (Device::Host | Device::OpenCl(_), Device::Host | Device::OpenCl(_)) => {
       if let Device::OpenCl(n) = p.target {
         stackbridge_opencl::device(n)?.check_alive()?;
       }
@@ -85,13 +87,15 @@ fn execute(src: &NativeArray, a: &HostArray, target: MemoryType, p: &Plan) -> Sb
   }
 }
 
-fn run(array: &NativeArray, target_type: &str, o: ConvertOptions) -> SbResult<Conversion> {
+fn run(array: &NativeArray, target_type: &str, o: ConvertOptions, defer_copy: bool) -> SbResult<Conversion> {
   let t0 = Instant::now();
   let a = array.alive()?;
   let target = MemoryType::parse(target_type)?;
   let p = plan(a.memory_type, a.device(), target, ConvertOptions { dtype: Some(a.dtype), ..o }, &topology())?;
-  let out = execute(array, a, target, &p)?;
+  let deferred = defer_copy && copies(p.kind, p.target);
+  let out = if deferred { None } else { execute(array, a, target, &p)? };
   Ok(Conversion {
+    deferred,
     array: out,
     kind: p.kind.name().into(),
     bytes: a.nbytes() as f64,
@@ -101,11 +105,19 @@ fn run(array: &NativeArray, target_type: &str, o: ConvertOptions) -> SbResult<Co
   })
 }
 
-/// Converts `array` to `target_type`. Every edge this build executes (identity, host zero-copy)
-/// is O(1), so it runs here; device domains add worker-thread tasks for the edges that copy.
+/// Converts `array` to `target_type` on the calling thread. With `defer_copy`, an edge that copies
+/// is only planned (`deferred: true`) so the caller can run it as `convertAsync`: one native call
+/// for the O(1) edges, and copies never on the event loop.
 #[napi]
-pub fn convert_sync(array: &NativeArray, target_type: String, gpu_id: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> Result<Conversion> {
-  guard(|| run(array, &target_type, options(gpu_id, allow_cpu_roundtrip, strict_device)?))
+pub fn convert_sync(
+  array: &NativeArray,
+  target_type: String,
+  gpu_id: Option<f64>,
+  allow_cpu_roundtrip: bool,
+  strict_device: bool,
+  defer_copy: Option<bool>,
+) -> Result<Conversion> {
+  guard(|| run(array, &target_type, options(gpu_id, allow_cpu_roundtrip, strict_device)?, defer_copy.unwrap_or(false)))
 }
 
 /// A conversion that copies, run on a worker thread.
@@ -132,6 +144,7 @@ impl Task for ConvertJob {
       micros,
       source_device: self.plan.source.to_string(),
       target_device: self.plan.target.to_string(),
+      deferred: false,
     })
   }
 }

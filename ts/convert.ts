@@ -31,9 +31,6 @@ export interface ConvertOptions {
   strictDevice?: boolean;
 }
 
-/** Conversion kinds that copy data (run off the main thread by `convertMemory`). */
-const COPYING: ReadonlySet<string> = new Set(['transfer', 'device-move', 'cpu-roundtrip']);
-
 /** The result type of converting to `T`. */
 export type Converted<T extends MemoryTypeName | MemoryType> = `${T}` extends 'tensorflow' ? Tensor : NDArray;
 
@@ -138,14 +135,20 @@ export async function convertMemory(data: unknown, options: ConvertOptions): Pro
   if (target === 'tensorflow') return toTensor(data as NDArray, gpuId, allow, t0);
 
   const arr = data as NDArray;
-  const h = handleOf(arr);
-  // Edges that copy run on a worker thread; the plan (cheap, in Rust) says which.
-  const plan = native(() => addon.planConversion(arr.memoryType, arr.device, target, gpuId ?? null, allow, strict));
-  const c = COPYING.has(plan.kind)
-    ? await nativeAsync(() => addon.convertAsync(h, target, gpuId ?? null, allow, strict))
-    : native(() => addon.convertSync(h, target, gpuId ?? null, allow, strict));
+  const { array, c } = await convertEngine(arr, target, gpuId, allow, strict);
   recordConversion({ from: source, to: target, kind: c.kind as ConversionKind, bytes: c.bytes, ms: c.micros / 1000, sourceDevice: c.sourceDevice, targetDevice: c.targetDevice });
-  return c.array == null ? arr : wrap(c.array);
+  return array;
+}
+
+/**
+ * An engine array to another engine kind, unrecorded: O(1) edges complete in the first call; an
+ * edge that copies comes back deferred and runs on a worker thread.
+ */
+async function convertEngine(arr: NDArray, target: MemoryTypeName, gpuId: number | undefined, allow: boolean, strict: boolean) {
+  const h = handleOf(arr);
+  let c = native(() => addon.convertSync(h, target, gpuId ?? null, allow, strict, true));
+  if (c.deferred) c = await nativeAsync(() => addon.convertAsync(h, target, gpuId ?? null, allow, strict));
+  return { array: c.array == null ? arr : wrap(c.array), c };
 }
 
 /**
@@ -178,7 +181,8 @@ async function toTensor(arr: NDArray, gpuId: number | undefined, allow: boolean,
   // The Rust matrix decides whether this edge needs a CPU roundtrip (and refuses it if not allowed).
   const plan = native(() => addon.planConversion(from, arr.device, 'tensorflow', gpuId ?? null, allow, false));
   let host = arr;
-  if (arr.device !== 'cpu') host = (await convertMemory(arr, { targetType: 'numpy', allowCpuRoundtrip: allow })) as NDArray;
+  // The device → host leg is part of this one cpu-roundtrip conversion, recorded once below.
+  if (arr.device !== 'cpu') host = (await convertEngine(arr, 'numpy', undefined, allow, false)).array;
   const dtype = host.dtype;
   const shape = [...host.shape];
   let tensor: Tensor;
@@ -225,8 +229,9 @@ async function fromTensor(t: Tensor, target: MemoryTypeName, gpuId: number | und
   }
   let out: NDArray = host;
   if (target !== 'numpy') {
-    const c = native(() => addon.convertSync(handleOf(host), target, gpuId ?? null, allow, strict));
-    if (c.array != null) out = wrap(c.array);
+    out = (await convertEngine(host, target, gpuId, allow, strict)).array;
+    // A view keeps the memory alive through its own handle; a copy leaves `host` unused.
+    if (out !== host) host.dispose();
   }
   recordConversion({ from: 'tensorflow', to: target, kind: plan.kind as ConversionKind, bytes: out.nbytes, ms: performance.now() - t0, sourceDevice: 'tfjs', targetDevice: plan.targetDevice });
   return out;

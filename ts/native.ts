@@ -38,6 +38,8 @@ export interface NativeConversion {
   micros: number;
   sourceDevice: string;
   targetDevice: string;
+  /** The edge copies and `deferCopy` was set: nothing was done yet (run `convertAsync`). */
+  deferred: boolean;
 }
 
 export interface NativePlan {
@@ -68,7 +70,7 @@ export interface NativeModule {
   NativeArray: { prototype: NativeArray };
   asarray(data: AnyTypedArray | number[], shape: number[], dtype: string | null, memoryType: string): NativeArray;
   zeros(shape: number[], dtype: string, memoryType: string): NativeArray;
-  convertSync(array: NativeArray, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): NativeConversion;
+  convertSync(array: NativeArray, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean, deferCopy?: boolean): NativeConversion;
   /** The conversions that copy (transfer, device-move), on a worker thread. */
   convertAsync(array: NativeArray, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): Promise<NativeConversion>;
   planConversion(sourceType: string, sourceDevice: string, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): NativePlan;

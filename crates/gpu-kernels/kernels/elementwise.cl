@@ -8,31 +8,6 @@ SB_KERNEL void crop3d(SB_CONST_GLOBAL T_IN* src, SB_GLOBAL T_IN* dst, long H, lo
   dst[(z * h + y) * w + x] = src[((z + z0) * H + (y + y0)) * W + (x + x0)];
 }
 
-/* Saturating truncation toward zero of v to T_IN, NaN -> 0 (Rust `as`); plain conversion for floats. */
-SB_DEVICE_FN T_IN sb_sat(acc_t v) {
-#if T_IN_IS_FLOAT
-  return (T_IN)v;
-#else
-  const int sgn = ((T_IN)(-1)) < (T_IN)0;
-  const int bits = (int)sizeof(T_IN) * 8;
-  const long maxv = sgn ? (((long)1 << (bits - 1)) - 1) : (((long)1 << bits) - 1);
-  const long minv = sgn ? -maxv - 1 : 0;
-  if (v != v) return (T_IN)0;
-  if (v <= (acc_t)minv) return (T_IN)minv;
-  if (v >= (acc_t)maxv) return (T_IN)maxv;
-  return (T_IN)v;
-#endif
-}
-
-/* An acc_t value rounded to T_IN's precision when T_IN is float32. */
-#if T_IN_IS_FLOAT
-#define SB_R(v) (sizeof(T_IN) == 4 ? (acc_t)(float)(v) : (acc_t)(v))
-#define SB_ISNAN(v) ((v) != (v))
-#else
-#define SB_R(v) ((acc_t)(v))
-#define SB_ISNAN(v) 0
-#endif
-
 /* (image.astype(float32) * mask).astype(T): element r * period + p takes mask[p] (a 2D mask repeats
  * every plane; a 3D mask has period = the whole stack). */
 SB_KERNEL void apply_mask(SB_CONST_GLOBAL T_IN* src, SB_GLOBAL T_IN* dst, SB_CONST_GLOBAL float* mask, long period, long reps) {

@@ -46,19 +46,6 @@ SB_DEVICE_FN T_IN sb_store(acc_t v, acc_t lo, acc_t hi) {
 #endif
 }
 
-/* v cast to T_IN as Rust's `as` (numpy's astype where defined): float types round to nearest,
- * integer types truncate and saturate to [lo, hi], NaN gives 0. */
-SB_DEVICE_FN T_IN sb_cast(acc_t v, acc_t lo, acc_t hi) {
-#if T_IN_IS_FLOAT
-  return (T_IN)v;
-#else
-  if (isnan(v)) return (T_IN)0;
-  acc_t t = trunc(v);
-  t = t < lo ? lo : (t > hi ? hi : t);
-  return (T_IN)(long)t;
-#endif
-}
-
 SB_KERNEL void copy_t(SB_CONST_GLOBAL T_IN* src, SB_GLOBAL T_IN* dst, long n) {
   long i = SB_GID(0);
   if (i >= n) return;
@@ -127,54 +114,6 @@ SB_KERNEL void gauss_h(SB_CONST_GLOBAL T_IN* src, SB_GLOBAL T_IN* dst, SB_CONST_
     }
   }
   dst[(z * h + y) * w + x] = sb_store(acc, lo, hi);
-}
-
-/* ---- Laplacian of Gaussian (float32, reflect) --------------------------------------------------
- * gaussian_laplace = order 2 along y times order 0 along x + order 0 along y times order 2 along
- * x. ha / hb: half kernels of order 0 / 2. Same operation order as the CPU's f32 path:
- * s = h0 * c, then for j = 1..r: s = fma(hj, x-j + xj, s). */
-
-SB_KERNEL void log_v(SB_CONST_GLOBAL float* src, SB_GLOBAL float* va, SB_GLOBAL float* vb, SB_CONST_GLOBAL float* ha,
-                     SB_CONST_GLOBAL float* hb, long r, long h, long w, long d) {
-  long x = SB_GID(0), y = SB_GID(1), z = SB_GID(2);
-  if (x >= w || y >= h || z >= d) return;
-  SB_CONST_GLOBAL float* p = src + z * h * w + x;
-  float c = p[y * w];
-  float sa = ha[0] * c;
-  float sb = hb[0] * c;
-  for (long j = 1; j <= r; j++) {
-    float s = p[sb_border(y - j, h, 0) * w] + p[sb_border(y + j, h, 0) * w];
-    sa = fma(ha[j], s, sa);
-    sb = fma(hb[j], s, sb);
-  }
-  long o = (z * h + y) * w + x;
-  va[o] = sa;
-  vb[o] = sb;
-}
-
-/* out = Hb(va) + Ha(vb) along x. */
-SB_KERNEL void log_h(SB_CONST_GLOBAL float* va, SB_CONST_GLOBAL float* vb, SB_GLOBAL float* dst, SB_CONST_GLOBAL float* ha,
-                     SB_CONST_GLOBAL float* hb, long r, long h, long w, long d) {
-  long x = SB_GID(0), y = SB_GID(1), z = SB_GID(2);
-  if (x >= w || y >= h || z >= d) return;
-  long row = (z * h + y) * w;
-  SB_CONST_GLOBAL float* a = va + row;
-  SB_CONST_GLOBAL float* b = vb + row;
-  float s = hb[0] * a[x];
-  float s2 = ha[0] * b[x];
-  for (long j = 1; j <= r; j++) {
-    long l = sb_border(x - j, w, 0), rr = sb_border(x + j, w, 0);
-    s = fma(hb[j], a[l] + a[rr], s);
-    s2 = fma(ha[j], b[l] + b[rr], s2);
-  }
-  dst[row + x] = s + s2;
-}
-
-/* scipy's gaussian_laplace when the sigma is skipped: 2 * plane. One work item per element. */
-SB_KERNEL void twice_f32(SB_CONST_GLOBAL float* src, SB_GLOBAL float* dst, long n) {
-  long i = SB_GID(0);
-  if (i >= n) return;
-  dst[i] = 2.0f * src[i];
 }
 
 /* ---- Median with a disk footprint (float32, nearest borders) ----------------------------------- */
@@ -354,8 +293,7 @@ SB_KERNEL void sharpen_s(SB_CONST_GLOBAL W* f, SB_GLOBAL W* b, long n, acc_t amo
 /* The output per slice: prm[3z] is the mode: 0 fill with prm[3z + 1]; 1 rescale
  * ((s - lo) / span * 65535 + 0 in W, lo = prm[3z + 1], span = prm[3z + 2]); 2 s itself. Cast to
  * T_IN as Rust's `as` (lo / hi: T_IN's bounds). */
-SB_KERNEL void sharpen_out(SB_CONST_GLOBAL W* s, SB_GLOBAL T_IN* dst, SB_CONST_GLOBAL acc_t* prm, long plane, long n, acc_t lo,
-                           acc_t hi) {
+SB_KERNEL void sharpen_out(SB_CONST_GLOBAL W* s, SB_GLOBAL T_IN* dst, SB_CONST_GLOBAL acc_t* prm, long plane, long n) {
   long i = SB_GID(0);
   if (i >= n) return;
   long z = i / plane;
@@ -374,5 +312,5 @@ SB_KERNEL void sharpen_out(SB_CONST_GLOBAL W* s, SB_GLOBAL T_IN* dst, SB_CONST_G
   } else {
     r = (acc_t)s[i];
   }
-  dst[i] = sb_cast(r, lo, hi);
+  dst[i] = sb_sat(r);
 }

@@ -5,22 +5,6 @@
  * Floating-point expressions are split into one operation per statement so that no compiler
  * contracts a multiply and an add into an FMA (the CPU oracle rounds each operation). */
 
-/* Saturating truncation toward zero of v to T_IN, NaN -> 0 (Rust `as`); plain conversion for floats. */
-SB_DEVICE_FN T_IN sb_sat(acc_t v) {
-#if T_IN_IS_FLOAT
-  return (T_IN)v;
-#else
-  const int sgn = ((T_IN)(-1)) < (T_IN)0;
-  const int bits = (int)sizeof(T_IN) * 8;
-  const long maxv = sgn ? (((long)1 << (bits - 1)) - 1) : (((long)1 << bits) - 1);
-  const long minv = sgn ? -maxv - 1 : 0;
-  if (v != v) return (T_IN)0;
-  if (v <= (acc_t)minv) return (T_IN)minv;
-  if (v >= (acc_t)maxv) return (T_IN)maxv;
-  return (T_IN)v;
-#endif
-}
-
 /* The same for a uint16 result. */
 SB_DEVICE_FN ushort sb_sat_u16(acc_t v) {
   if (v != v) return (ushort)0;
@@ -41,14 +25,6 @@ SB_DEVICE_FN long sb_lut_index(T_IN x) {
 }
 
 /* An acc_t value rounded to T_IN's precision when T_IN is float32 (numpy computes in float32 there). */
-#if T_IN_IS_FLOAT
-#define SB_R(v) (sizeof(T_IN) == 4 ? (acc_t)(float)(v) : (acc_t)(v))
-#define SB_ISNAN(v) ((v) != (v))
-#else
-#define SB_R(v) ((acc_t)(v))
-#define SB_ISNAN(v) 0
-#endif
-
 SB_KERNEL void zero_u32(SB_GLOBAL uint* p, long n) {
   long i = SB_GID(0);
   if (i >= n) return;

@@ -3,30 +3,6 @@
  * stack's own precision for float stacks: the kernels accumulate in acc_t in the same order and
  * round each step to float32 for float32 stacks (SB_R), one operation per statement (no FMA). */
 
-/* Saturating truncation toward zero of v to T_IN, NaN -> 0 (Rust `as`); plain conversion for floats. */
-SB_DEVICE_FN T_IN sb_sat(acc_t v) {
-#if T_IN_IS_FLOAT
-  return (T_IN)v;
-#else
-  const int sgn = ((T_IN)(-1)) < (T_IN)0;
-  const int bits = (int)sizeof(T_IN) * 8;
-  const long maxv = sgn ? (((long)1 << (bits - 1)) - 1) : (((long)1 << bits) - 1);
-  const long minv = sgn ? -maxv - 1 : 0;
-  if (v != v) return (T_IN)0;
-  if (v <= (acc_t)minv) return (T_IN)minv;
-  if (v >= (acc_t)maxv) return (T_IN)maxv;
-  return (T_IN)v;
-#endif
-}
-
-#if T_IN_IS_FLOAT
-#define SB_R(v) (sizeof(T_IN) == 4 ? (acc_t)(float)(v) : (acc_t)(v))
-#define SB_ISNAN(v) ((v) != (v))
-#else
-#define SB_R(v) ((acc_t)(v))
-#define SB_ISNAN(v) 0
-#endif
-
 /* np.maximum / np.minimum along Z: a NaN accumulator stays, a NaN element is taken. */
 SB_KERNEL void project_max(SB_CONST_GLOBAL T_IN* src, SB_GLOBAL T_IN* dst, long nz, long plane) {
   long p = SB_GID(0);

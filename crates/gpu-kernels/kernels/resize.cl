@@ -121,13 +121,12 @@ SB_KERNEL void zoom_clip(SB_CONST_GLOBAL W_T* src, SB_GLOBAL W_T* dst, SB_CONST_
 }
 
 /* out = max(src - resize(bg, (h, w), order=1), 0) cast to T_IN by truncation (saturating for
- * the integer types, NaN -> 0); bg[z] is hs x ws, clipped to [lo[z], hi[z]]; tmax is T_IN's
- * maximum. */
+ * the integer types, NaN -> 0); bg[z] is hs x ws, clipped to [lo[z], hi[z]]. */
 SB_KERNEL void upsample_subtract(SB_CONST_GLOBAL T_IN* src, long src_off, SB_CONST_GLOBAL W_T* bg, SB_GLOBAL T_IN* out, long out_off,
                                  SB_CONST_GLOBAL int* iy0, SB_CONST_GLOBAL int* iy1, SB_CONST_GLOBAL acc_t* wy0,
                                  SB_CONST_GLOBAL acc_t* wy1, SB_CONST_GLOBAL int* ix0, SB_CONST_GLOBAL int* ix1,
                                  SB_CONST_GLOBAL acc_t* wx0, SB_CONST_GLOBAL acc_t* wx1, SB_CONST_GLOBAL acc_t* lo,
-                                 SB_CONST_GLOBAL acc_t* hi, long h, long w, long hs, long ws, long nz, acc_t tmax) {
+                                 SB_CONST_GLOBAL acc_t* hi, long h, long w, long hs, long ws, long nz) {
   long x = SB_GID(0), y = SB_GID(1), z = SB_GID(2);
   if (x >= w || y >= h || z >= nz) return;
   SB_CONST_GLOBAL W_T* r0 = bg + (z * hs + iy0[y]) * ws;
@@ -144,9 +143,5 @@ SB_KERNEL void upsample_subtract(SB_CONST_GLOBAL T_IN* src, long src_off, SB_CON
   long i = (z * h + y) * w + x;
   acc_t d = (acc_t)(W_T)((acc_t)src[src_off + i] - b);
   if (d < 0) d = 0;
-#if T_IN_IS_FLOAT
-  out[out_off + i] = (T_IN)d;
-#else
-  out[out_off + i] = !(d >= 0) ? (T_IN)0 : (d > tmax ? (T_IN)tmax : (T_IN)d);
-#endif
+  out[out_off + i] = sb_sat(d);
 }

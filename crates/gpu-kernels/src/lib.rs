@@ -5,6 +5,8 @@
 
 /// The portability header every program starts with.
 pub const PORTABILITY_H: &str = include_str!("../kernels/portability.h");
+/// The element-type helpers (casts, roundings) that follow it in every program built with `T_IN`.
+pub const ELEMENT_H: &str = include_str!("../kernels/element.h");
 
 /// Every program: (name, source without the header).
 pub const PROGRAMS: &[(&str, &str)] = &[
@@ -19,7 +21,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
 
 /// The full source of program `name` (header + body), or `None` for an unknown name.
 pub fn source(name: &str) -> Option<String> {
-  PROGRAMS.iter().find(|(n, _)| *n == name).map(|(_, body)| format!("{PORTABILITY_H}\n#line 1\n{body}"))
+  PROGRAMS.iter().find(|(n, _)| *n == name).map(|(_, body)| format!("{PORTABILITY_H}\n{ELEMENT_H}\n#line 1\n{body}"))
 }
 
 #[cfg(test)]

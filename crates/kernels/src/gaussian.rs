@@ -778,6 +778,15 @@ pub(crate) fn log_plane_scaled_f32(src: &[f32], h: usize, w: usize, sigma: f64, 
   }
 }
 
+/// The `gaussian` processor's sigma: finite, ≥ 0, with a kernel that fits in memory (every backend).
+pub fn check_sigma(sigma: f64) -> SbResult<()> {
+  if !sigma.is_finite() || sigma < 0.0 {
+    return Err(SbError::invalid(format!("sigma must be a finite number >= 0, got {sigma}")).with("sigma", sigma));
+  }
+  kernel_radius(sigma, 4.0)?;
+  Ok(())
+}
+
 /// The `gaussian` processor (DESIGN §7): per slice `scipy.ndimage.gaussian_filter(slice, sigma,
 /// mode='reflect', truncate=4.0)` with scipy's output dtype = input dtype.
 ///
@@ -792,10 +801,7 @@ pub(crate) fn log_plane_scaled_f32(src: &[f32], h: usize, w: usize, sigma: f64, 
 pub fn gaussian<T: Element>(src: &[T], dims: Dims, sigma: f64, out: &mut [T]) -> SbResult<()> {
   dims.check_len(src.len(), "input")?;
   dims.check_len(out.len(), "output")?;
-  if !sigma.is_finite() || sigma < 0.0 {
-    return Err(SbError::invalid(format!("sigma must be a finite number >= 0, got {sigma}")).with("sigma", sigma));
-  }
-  kernel_radius(sigma, 4.0)?;
+  check_sigma(sigma)?;
   if dims.is_empty() {
     return Ok(());
   }

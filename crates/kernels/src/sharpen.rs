@@ -37,6 +37,18 @@ impl Work for f64 {
   }
 }
 
+/// The `sharpen` processor's options (every backend): radius finite and > 0, amount finite.
+pub fn check_sharpen(radius: f64, amount: f64) -> SbResult<()> {
+  if !radius.is_finite() || radius <= 0.0 {
+    return Err(SbError::invalid(format!("radius must be a finite number > 0, got {radius}")).with("radius", radius));
+  }
+  kernel_radius(radius, 4.0)?;
+  if !amount.is_finite() {
+    return Err(SbError::invalid(format!("amount must be finite, got {amount}")).with("amount", amount));
+  }
+  Ok(())
+}
+
 /// `sharpen(stack, radius, amount)` per slice (see the module docs for the oracle).
 ///
 /// Degenerate slices: when `max(slice)` is 0 or NaN numpy divides 0 by 0 and every value becomes
@@ -51,13 +63,7 @@ impl Work for f64 {
 pub fn sharpen<T: Element>(src: &[T], dims: Dims, radius: f64, amount: f64, out: &mut [T]) -> SbResult<()> {
   dims.check_len(src.len(), "input")?;
   dims.check_len(out.len(), "output")?;
-  if !radius.is_finite() || radius <= 0.0 {
-    return Err(SbError::invalid(format!("radius must be a finite number > 0, got {radius}")).with("radius", radius));
-  }
-  kernel_radius(radius, 4.0)?;
-  if !amount.is_finite() {
-    return Err(SbError::invalid(format!("amount must be finite, got {amount}")).with("amount", amount));
-  }
+  check_sharpen(radius, amount)?;
   if dims.is_empty() {
     return Ok(());
   }

@@ -64,7 +64,12 @@ impl ClBuf {
 
   /// A temporary of `n` elements of `T` (freed with the buffer).
   pub fn temp<T: Element>(dev: &ClDevice, n: usize) -> SbResult<ClBuf> {
-    Ok(ClBuf::alloc(dev, vec![n], T::DTYPE, MemoryType::Pyclesperanto)?.1)
+    ClBuf::temp_of(dev, T::DTYPE, n)
+  }
+
+  /// A temporary of `n` elements of `dtype` (at least one, so empty stacks still get a buffer).
+  pub fn temp_of(dev: &ClDevice, dtype: DType, n: usize) -> SbResult<ClBuf> {
+    Ok(ClBuf::alloc(dev, vec![n.max(1)], dtype, MemoryType::Pyclesperanto)?.1)
   }
 
   pub fn bytes(&self) -> usize {

@@ -71,9 +71,6 @@ pub fn count_cells(ctx: &Ctx, input: &HostArray, dims: Dims, p: &CountParams) ->
     None => None,
   };
   let mut taps = Taps::default();
-  // Declared after the buffers, so dropped before them: no buffer goes back to the allocator while
-  // a kernel of an early error return may still use it.
-  let _drain = Drain(ctx);
   let mut results = Vec::with_capacity(dims.z);
   let mut masks = p.return_segmentation_mask.then(|| Vec::with_capacity(dims.len()));
   for z0 in (0..dims.z).step_by(per) {
@@ -124,14 +121,6 @@ pub fn count_cells(ctx: &Ctx, input: &HostArray, dims: Dims, p: &CountParams) ->
   Ok((results, masks))
 }
 
-/// Waits for the queue when dropped.
-struct Drain<'a, 'd>(&'a Ctx<'d>);
-
-impl Drop for Drain<'_, '_> {
-  fn drop(&mut self) {
-    let _ = self.0.finish();
-  }
-}
 
 /// `f(i)` for `i in 0..n` on scoped threads (the host bookkeeping of independent slices).
 fn par_map<R: Send>(n: usize, f: impl Fn(usize) -> SbResult<R> + Sync) -> SbResult<Vec<R>> {
@@ -302,7 +291,6 @@ impl ScaleSpace {
       let skip_buf = upload(dev, q, &skip)?;
       let rec = ClBuf::temp::<i32>(dev, 3 * cap)?;
       let val = ClBuf::temp::<f32>(dev, cap)?;
-      let _drain = Drain(ctx);
       let mut g = 2;
       let (mut lo, mut cur, mut up) = (0usize, 1usize, 2usize);
       self.fill(ctx, prog, img, cd, work, taps, 0, cur, &mut g)?;

@@ -10,8 +10,9 @@
 use super::{long, type_defines, Ctx};
 use crate::buffer::{upload, ClBuf};
 use crate::launch::Arg::{Acc, Buf, I32};
-use stackbridge_core::{with_dtype, DType, Element, MemoryType, SbError, SbResult};
-use stackbridge_kernels::gaussian::{kernel1d, kernel_radius, BorderMode};
+use stackbridge_core::{with_dtype, DType, Element, SbResult};
+use stackbridge_kernels::gaussian::{check_sigma, kernel1d, BorderMode};
+use stackbridge_kernels::sharpen::check_sharpen;
 use stackbridge_kernels::Dims;
 use std::sync::Arc;
 
@@ -39,37 +40,6 @@ fn bounds(dtype: DType) -> (f64, f64) {
   with_dtype!(dtype, T => (T::from_f64(f64::NEG_INFINITY).to_f64(), T::from_f64(f64::INFINITY).to_f64()))
 }
 
-/// A buffer of `acc_t` values (double where the device has fp64, float otherwise).
-fn upload_acc(ctx: &Ctx, data: &[f64]) -> SbResult<ClBuf> {
-  if ctx.dev.fp64 {
-    upload::<f64>(ctx.dev, &ctx.q, data)
-  } else {
-    let v: Vec<f32> = data.iter().map(|&x| x as f32).collect();
-    upload::<f32>(ctx.dev, &ctx.q, &v)
-  }
-}
-
-fn temp_acc(ctx: &Ctx, n: usize) -> SbResult<ClBuf> {
-  if ctx.dev.fp64 {
-    ClBuf::temp::<f64>(ctx.dev, n.max(1))
-  } else {
-    ClBuf::temp::<f32>(ctx.dev, n.max(1))
-  }
-}
-
-fn read_acc(ctx: &Ctx, b: &ClBuf) -> SbResult<Vec<f64>> {
-  if ctx.dev.fp64 {
-    b.read::<f64>(ctx.dev, &ctx.q)
-  } else {
-    Ok(b.read::<f32>(ctx.dev, &ctx.q)?.into_iter().map(f64::from).collect())
-  }
-}
-
-/// A temporary of `n` elements of `dtype`.
-fn temp_of(ctx: &Ctx, dtype: DType, n: usize) -> SbResult<ClBuf> {
-  Ok(ClBuf::alloc(ctx.dev, vec![n.max(1)], dtype, MemoryType::Pyclesperanto)?.1)
-}
-
 fn copy(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, n: usize, out: &ClBuf) -> SbResult<()> {
   ctx.launch(p, "copy_t", &[n], &[Buf(src), Buf(out), long(n)])
 }
@@ -80,11 +50,9 @@ fn grid(dims: Dims) -> [usize; 3] {
 
 /// `gaussian_plane::<T>` of stackbridge-kernels per slice (scipy's arithmetic, border `mode`) of
 /// `src` (element type `dtype`, program `p` built for it) into `out`; `tmp` holds the axis-0 pass.
-/// Enqueues only: the caller keeps the buffers alive until the queue is finished.
 #[allow(clippy::too_many_arguments)]
 fn gauss_exact(
   ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, tmp: &ClBuf, dims: Dims, dtype: DType, sigma: f64, mode: BorderMode, out: &ClBuf,
-  keep: &mut Vec<ClBuf>,
 ) -> SbResult<()> {
   if dims.is_empty() {
     return Ok(());
@@ -94,30 +62,24 @@ fn gauss_exact(
   }
   let k = kernel1d(sigma, 0, 4.0);
   let r = k.len() / 2;
-  let taps = upload_acc(ctx, &k[r..])?;
+  let taps = ctx.upload_acc(&k[r..])?;
   let (lo, hi) = bounds(dtype);
   for (kernel, a, b) in [("gauss_v", src, tmp), ("gauss_h", tmp, out)] {
     let args = [Buf(a), Buf(b), Buf(&taps), long(r), long(dims.h), long(dims.w), long(dims.z), I32(mode_code(mode)), Acc(lo), Acc(hi)];
     ctx.launch(p, kernel, &grid(dims), &args)?;
   }
-  keep.push(taps);
   Ok(())
 }
 
 /// `gaussian` (scipy.ndimage.gaussian_filter per slice, reflect, truncate 4) → `out` of `dtype`.
 pub fn gaussian(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, sigma: f64, out: &ClBuf) -> SbResult<()> {
-  // The CPU processor's validation, with its messages.
-  if !sigma.is_finite() || sigma < 0.0 {
-    return Err(SbError::invalid(format!("sigma must be a finite number >= 0, got {sigma}")).with("sigma", sigma));
-  }
-  kernel_radius(sigma, 4.0)?;
+  check_sigma(sigma)?;
   if dims.is_empty() {
     return Ok(());
   }
   let p = program(ctx, dtype, DType::F32)?;
-  let tmp = temp_of(ctx, dtype, dims.len())?;
-  let mut keep = Vec::new();
-  gauss_exact(ctx, &p, src, &tmp, dims, dtype, sigma, BorderMode::Reflect, out, &mut keep)?;
+  let tmp = ctx.temp(dtype, dims.len())?;
+  gauss_exact(ctx, &p, src, &tmp, dims, dtype, sigma, BorderMode::Reflect, out)?;
   ctx.finish()
 }
 
@@ -125,7 +87,7 @@ pub fn gaussian(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, sigma: f64, ou
 fn slice_max(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, dims: Dims) -> SbResult<Vec<f64>> {
   let plane = dims.plane();
   let nchunks = plane.div_ceil(CHUNK);
-  let part = temp_acc(ctx, dims.z * nchunks)?;
+  let part = ctx.temp_acc(dims.z * nchunks)?;
   ctx.launch(
     p,
     "slice_max_partial",
@@ -133,7 +95,7 @@ fn slice_max(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, dims: Dims) 
     &[Buf(src), Buf(&part), long(plane), long(CHUNK), long(nchunks), long(dims.z), Acc(f64::NEG_INFINITY)],
   )?;
   ctx.finish()?;
-  let v = read_acc(ctx, &part)?;
+  let v = ctx.read_acc(&part)?;
   Ok(
     v.chunks(nchunks)
       .map(|c| c.iter().fold(f64::NEG_INFINITY, |m, &x| if x.is_nan() || m.is_nan() { f64::NAN } else { m.max(x) }))
@@ -145,7 +107,7 @@ fn slice_max(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, dims: Dims) 
 fn slice_minmax(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, dims: Dims) -> SbResult<Vec<(f64, f64, bool)>> {
   let plane = dims.plane();
   let nchunks = plane.div_ceil(CHUNK);
-  let part = temp_acc(ctx, 3 * dims.z * nchunks)?;
+  let part = ctx.temp_acc(3 * dims.z * nchunks)?;
   ctx.launch(
     p,
     "slice_minmax_partial",
@@ -153,7 +115,7 @@ fn slice_minmax(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, dims: Dim
     &[Buf(src), Buf(&part), long(plane), long(CHUNK), long(nchunks), long(dims.z), Acc(f64::INFINITY)],
   )?;
   ctx.finish()?;
-  let v = read_acc(ctx, &part)?;
+  let v = ctx.read_acc(&part)?;
   Ok(
     v.chunks(3 * nchunks)
       .map(|c| {
@@ -165,14 +127,7 @@ fn slice_minmax(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, dims: Dim
 
 /// `sharpen` → `out` of `dtype`.
 pub fn sharpen(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, radius: f64, amount: f64, out: &ClBuf) -> SbResult<()> {
-  // The CPU processor's validation, with its messages.
-  if !radius.is_finite() || radius <= 0.0 {
-    return Err(SbError::invalid(format!("radius must be a finite number > 0, got {radius}")).with("radius", radius));
-  }
-  kernel_radius(radius, 4.0)?;
-  if !amount.is_finite() {
-    return Err(SbError::invalid(format!("amount must be finite, got {amount}")).with("amount", amount));
-  }
+  check_sharpen(radius, amount)?;
   if dims.is_empty() {
     return Ok(());
   }
@@ -189,15 +144,14 @@ pub fn sharpen(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, radius: f64, am
   // max is exact in W (T's values fit f32 when W is f32); a degenerate slice divides by 1 (its
   // output is zeros anyway).
   let mx: Vec<f64> = maxes.iter().zip(&degenerate).map(|(&m, &d)| if d { 1.0 } else { to_w(m) }).collect();
-  let mx_buf = upload_acc(ctx, &mx)?;
-  let f = temp_of(ctx, work, n)?;
+  let mx_buf = ctx.upload_acc(&mx)?;
+  let f = ctx.temp(work, n)?;
   ctx.launch(&p_in, "sharpen_f", &[n], &[Buf(src), Buf(&f), Buf(&mx_buf), long(plane), long(n)])?;
 
   // blurred = gaussian_plane::<W>(f, radius, nearest), then s = clip(f + amount (f - blurred)).
-  let tmp = temp_of(ctx, work, n)?;
-  let s = temp_of(ctx, work, n)?;
-  let mut keep = Vec::new();
-  gauss_exact(ctx, &p_w, &f, &tmp, dims, work, radius, BorderMode::Nearest, &s, &mut keep)?;
+  let tmp = ctx.temp(work, n)?;
+  let s = ctx.temp(work, n)?;
+  gauss_exact(ctx, &p_w, &f, &tmp, dims, work, radius, BorderMode::Nearest, &s)?;
   ctx.launch(&p_w, "sharpen_s", &[n], &[Buf(&f), Buf(&s), long(n), Acc(to_w(amount))])?;
 
   // rescale_intensity(s, in_range='image', out_range=(0, 65535)) per slice.
@@ -214,9 +168,8 @@ pub fn sharpen(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, radius: f64, am
       [2.0, 0.0, 0.0]
     });
   }
-  let prm_buf = upload_acc(ctx, &prm)?;
-  let (lo, hi) = bounds(dtype);
-  ctx.launch(&p_in, "sharpen_out", &[n], &[Buf(&s), Buf(out), Buf(&prm_buf), long(plane), long(n), Acc(lo), Acc(hi)])?;
+  let prm_buf = ctx.upload_acc(&prm)?;
+  ctx.launch(&p_in, "sharpen_out", &[n], &[Buf(&s), Buf(out), Buf(&prm_buf), long(plane), long(n)])?;
   ctx.finish()
 }
 
@@ -227,36 +180,7 @@ pub fn gaussian_f32(ctx: &Ctx, src: &ClBuf, dims: Dims, sigma: f64, mode: Border
   }
   let p = program(ctx, DType::F32, DType::F32)?;
   let tmp = ClBuf::temp::<f32>(ctx.dev, dims.len())?;
-  let mut keep = Vec::new();
-  gauss_exact(ctx, &p, src, &tmp, dims, DType::F32, sigma, mode, out, &mut keep)?;
-  ctx.finish()
-}
-
-/// Per slice of a float32 stack: `gaussian_laplace_plane_f32` of stackbridge-kernels.
-pub fn gaussian_laplace_f32(ctx: &Ctx, src: &ClBuf, dims: Dims, sigma: f64, out: &ClBuf) -> SbResult<()> {
-  if dims.is_empty() {
-    return Ok(());
-  }
-  let p = program(ctx, DType::F32, DType::F32)?;
-  let n = dims.len();
-  if !(sigma.is_finite() && sigma > 1e-15) {
-    // scipy skips the axes: 2 · plane.
-    ctx.launch(&p, "twice_f32", &[n], &[Buf(src), Buf(out), long(n)])?;
-    return ctx.finish();
-  }
-  // The CPU's LogKernel (scale 1): half kernels of order 0 and 2 as f32.
-  let k0 = kernel1d(sigma, 0, 4.0);
-  let k2 = kernel1d(sigma, 2, 4.0);
-  let r = k0.len() / 2;
-  let ha: Vec<f32> = k0[r..].iter().map(|&v| v as f32).collect();
-  let hb: Vec<f32> = k2[r..].iter().map(|&v| v as f32).collect();
-  let (ha, hb) = (upload::<f32>(ctx.dev, &ctx.q, &ha)?, upload::<f32>(ctx.dev, &ctx.q, &hb)?);
-  let va = ClBuf::temp::<f32>(ctx.dev, n)?;
-  let vb = ClBuf::temp::<f32>(ctx.dev, n)?;
-  let (r, h, w, z) = (long(r), long(dims.h), long(dims.w), long(dims.z));
-  ctx.launch(&p, "log_v", &grid(dims), &[Buf(src), Buf(&va), Buf(&vb), Buf(&ha), Buf(&hb), r, h, w, z])?;
-  let (r, h, w, z) = (long(k0.len() / 2), long(dims.h), long(dims.w), long(dims.z));
-  ctx.launch(&p, "log_h", &grid(dims), &[Buf(&va), Buf(&vb), Buf(out), Buf(&ha), Buf(&hb), r, h, w, z])?;
+  gauss_exact(ctx, &p, src, &tmp, dims, DType::F32, sigma, mode, out)?;
   ctx.finish()
 }
 

@@ -9,7 +9,7 @@ pub mod pointwise;
 pub mod projection;
 pub mod tophat;
 
-use crate::buffer::ClBuf;
+use crate::buffer::{upload, ClBuf};
 use crate::launch::{finish, launch, Arg};
 use crate::runtime::{queue, ClDevice, Queue};
 use opencl3::program::Program;
@@ -45,6 +45,43 @@ impl<'d> Ctx<'d> {
   pub fn complete(&self, out: &ClBuf) -> SbResult<()> {
     self.finish()?;
     out.sync_to_host(self.dev, &self.q)
+  }
+
+  /// The element type of the kernels' `acc_t`: float64 where the device has fp64, else float32.
+  pub fn acc_dtype(&self) -> DType {
+    if self.dev.fp64 {
+      DType::F64
+    } else {
+      DType::F32
+    }
+  }
+
+  /// A temporary of `n` elements of `dtype`.
+  pub fn temp(&self, dtype: DType, n: usize) -> SbResult<ClBuf> {
+    ClBuf::temp_of(self.dev, dtype, n)
+  }
+
+  /// A temporary of `n` `acc_t` values.
+  pub fn temp_acc(&self, n: usize) -> SbResult<ClBuf> {
+    self.temp(self.acc_dtype(), n)
+  }
+
+  /// `data` uploaded as `acc_t` (rounded to float32 on a device without fp64).
+  pub fn upload_acc(&self, data: &[f64]) -> SbResult<ClBuf> {
+    if self.dev.fp64 {
+      upload(self.dev, &self.q, data)
+    } else {
+      upload(self.dev, &self.q, &data.iter().map(|&x| x as f32).collect::<Vec<f32>>())
+    }
+  }
+
+  /// An `acc_t` buffer read back as f64.
+  pub fn read_acc(&self, b: &ClBuf) -> SbResult<Vec<f64>> {
+    if self.dev.fp64 {
+      b.read::<f64>(self.dev, &self.q)
+    } else {
+      Ok(b.read::<f32>(self.dev, &self.q)?.into_iter().map(f64::from).collect())
+    }
   }
 
   /// The OpenCL C name of `dtype` (float64 needs cl_khr_fp64: `DtypeError` otherwise).

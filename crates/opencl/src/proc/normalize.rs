@@ -23,16 +23,6 @@ use stackbridge_kernels::Dims;
 /// Most counters (and table entries) held on the device at once: blocks are processed in passes.
 const MAX_COUNTERS: usize = 1 << 24;
 
-/// A device buffer of `acc_t` values (double with fp64, else float).
-fn upload_acc(ctx: &Ctx, v: &[f64]) -> SbResult<ClBuf> {
-  if ctx.dev.fp64 {
-    upload::<f64>(ctx.dev, &ctx.q, v)
-  } else {
-    let f: Vec<f32> = v.iter().map(|&x| x as f32).collect();
-    upload::<f32>(ctx.dev, &ctx.q, &f)
-  }
-}
-
 /// Sets the first `n` 32-bit counters of `buf` to zero.
 fn zero(ctx: &Ctx, prog: &Program, buf: &ClBuf, n: usize) -> SbResult<()> {
   ctx.launch(prog, "zero_u32", &[n], &[Buf(buf), long(n)])
@@ -94,7 +84,7 @@ pub fn normalize(ctx: &Ctx, src: &ClBuf, input: &HostArray, dims: Dims, per_slic
           pct.extend(percentiles(b, &qs)?);
         }
       });
-      let pbuf = upload_acc(ctx, &pct)?;
+      let pbuf = ctx.upload_acc(&pct)?;
       ctx.launch(
         &prog,
         "normalize_map",
@@ -134,14 +124,14 @@ fn equalize_as<T: Element>(ctx: &Ctx, src: &ClBuf, dims: Dims, p: &EqualizeParam
     }
     None => {
       let nb = bins.n;
-      let edges = upload_acc(ctx, &bins.edges)?;
+      let edges = ctx.upload_acc(&bins.edges)?;
       let hist = ClBuf::temp::<i32>(ctx.dev, nb)?;
       zero(ctx, &prog, &hist, nb)?;
       let (lo, hi, den) = (Acc(bins.lo_cmp), Acc(bins.hi_cmp), Acc(bins.denom));
       ctx.launch(&prog, "bin_hist", &[n], &[Buf(src), Buf(&hist), Buf(&edges), long(n), long(nb), lo, hi, den])?;
       let h: Vec<u64> = hist.read::<i32>(ctx.dev, &ctx.q)?[..nb].iter().map(|&c| c as u32 as u64).collect();
       let map = EqualizeMap::new(&bins, &h, dtype);
-      let cdf = upload_acc(ctx, &map.cdf)?;
+      let cdf = ctx.upload_acc(&map.cdf)?;
       let (lo, hi, den) = (Acc(bins.lo_cmp), Acc(bins.hi_cmp), Acc(bins.denom));
       ctx.launch(&prog, "equalize_map", &[n], &[Buf(src), Buf(out), Buf(&edges), Buf(&cdf), long(n), long(nb), lo, hi, den])?;
       ctx.finish()

@@ -26,9 +26,7 @@ pub fn apply_mask(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, mask: &ClBuf
   }
   let p = ctx.program("elementwise", &type_defines(ctx, "T_IN", dtype)?)?;
   let (period, reps) = if mask_is_stack { (dims.len(), 1) } else { (dims.plane(), dims.z) };
-  ctx.launch(&p, "apply_mask", &[period, reps], &[Buf(src), Buf(out), Buf(mask), long(period), long(reps)])?;
-  // The caller frees `mask` as soon as this returns: the kernel must be done with it by then.
-  ctx.finish()
+  ctx.launch(&p, "apply_mask", &[period, reps], &[Buf(src), Buf(out), Buf(mask), long(period), long(reps)])
 }
 
 /// `spatialBin2d` → `[z, h/bin, w/bin]` `out` of `dtype`.

@@ -41,7 +41,6 @@ pub fn composite(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, weights: Opti
   }
   let p = ctx.program("projection", &type_defines(ctx, "T_IN", dtype)?)?;
   let wbuf = upload::<f32>(ctx.dev, &ctx.q, &w)?;
-  ctx.launch(&p, "composite", &[plane], &[Buf(src), Buf(out), Buf(&wbuf), long(dims.z), long(plane)])?;
-  // The weights buffer must outlive the kernel.
-  ctx.finish()
+  // `wbuf` waits for the queue when it drops (ClBuf's Drop).
+  ctx.launch(&p, "composite", &[plane], &[Buf(src), Buf(out), Buf(&wbuf), long(dims.z), long(plane)])
 }

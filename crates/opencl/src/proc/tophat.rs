@@ -15,9 +15,9 @@
 
 use super::{long, type_defines, Ctx};
 use crate::buffer::{upload, ClBuf};
-use crate::launch::Arg::{Acc, Buf, I32, I64};
+use crate::launch::Arg::{Buf, I32, I64};
 use opencl3::program::Program;
-use stackbridge_core::{DType, MemoryType, SbResult};
+use stackbridge_core::{DType, SbResult};
 use stackbridge_kernels::morphology::chord_half_width;
 use stackbridge_kernels::resize::{antialias_sigma, gaussian_half_kernel, LinearAxis};
 use stackbridge_kernels::tophat::{check, TophatParams};
@@ -48,13 +48,6 @@ pub fn tophat_with_budget(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, p: &
   }
 }
 
-/// Waits for the queue: the temporaries' memory goes back to the caching allocator when they
-/// drop, which must not happen while kernels may still use it.
-fn drain(ctx: &Ctx, r: SbResult<()>) -> SbResult<()> {
-  let done = ctx.finish();
-  r.and(done)
-}
-
 fn floor_log2(n: usize) -> usize {
   (usize::BITS - 1 - n.leading_zeros()) as usize
 }
@@ -65,30 +58,6 @@ fn bytes_of(dt: DType) -> usize {
     DType::U16 | DType::I16 => 2,
     DType::I32 | DType::F32 => 4,
     DType::F64 => 8,
-  }
-}
-
-/// A temporary of `n` (at least 1) elements of `dtype`.
-fn temp(ctx: &Ctx, n: usize, dtype: DType) -> SbResult<ClBuf> {
-  Ok(ClBuf::alloc(ctx.dev, vec![n.max(1)], dtype, MemoryType::Pyclesperanto)?.1)
-}
-
-/// The dtype of the kernels' `acc_t`.
-fn acc_dtype(ctx: &Ctx) -> DType {
-  if ctx.dev.fp64 {
-    DType::F64
-  } else {
-    DType::F32
-  }
-}
-
-/// `data` uploaded as `acc_t`.
-fn upload_acc(ctx: &Ctx, data: &[f64]) -> SbResult<ClBuf> {
-  if ctx.dev.fp64 {
-    upload(ctx.dev, &ctx.q, data)
-  } else {
-    let v: Vec<f32> = data.iter().map(|&x| x as f32).collect();
-    upload(ctx.dev, &ctx.q, &v)
   }
 }
 
@@ -168,9 +137,9 @@ impl MorphPlan {
 
   fn temps(&self, ctx: &Ctx, nz: usize) -> SbResult<MorphTemps> {
     Ok(MorphTemps {
-      tabs: temp(ctx, nz * self.table_len(), self.dtype)?,
-      ext: temp(ctx, nz * self.h, self.dtype)?,
-      whole: temp(ctx, nz * self.h, self.dtype)?,
+      tabs: ctx.temp(self.dtype, nz * self.table_len())?,
+      ext: ctx.temp(self.dtype, nz * self.h)?,
+      whole: ctx.temp(self.dtype, nz * self.h)?,
     })
   }
 
@@ -229,32 +198,17 @@ fn full_resolution(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, r: usize, o
   let plan = MorphPlan::new(ctx, h, w, r, dtype)?;
   let nz = chunk_slices(dims.z, plan.bytes_per_slice() + bytes_of(dtype) * plane, budget);
   let tmp = plan.temps(ctx, nz)?;
-  let eroded = temp(ctx, nz * plane, dtype)?;
-  // Kernels may still run when an error returns early: drain before the temporaries drop.
-  let run = || -> SbResult<()> {
-    let mut z0 = 0;
-    while z0 < dims.z {
-      let n = nz.min(dims.z - z0);
-      let off = z0 * plane;
-      plan.run(ctx, &prog, &tmp, src, off, &eroded, 0, n, false)?;
-      plan.run(ctx, &prog, &tmp, &eroded, 0, out, off, n, true)?;
-      ctx.launch(&prog, "morph_tophat_sub", &[n * plane], &[Buf(src), long(off), Buf(out), long(off), long(n * plane)])?;
-      z0 += n;
-    }
-    Ok(())
-  };
-  drain(ctx, run())
-}
-
-/// The largest value of an integer dtype (the saturation of the final cast).
-fn dtype_max(dtype: DType) -> f64 {
-  match dtype {
-    DType::U8 => u8::MAX as f64,
-    DType::U16 => u16::MAX as f64,
-    DType::I16 => i16::MAX as f64,
-    DType::I32 => i32::MAX as f64,
-    DType::F32 | DType::F64 => 0.0,
+  let eroded = ctx.temp(dtype, nz * plane)?;
+  let mut z0 = 0;
+  while z0 < dims.z {
+    let n = nz.min(dims.z - z0);
+    let off = z0 * plane;
+    plan.run(ctx, &prog, &tmp, src, off, &eroded, 0, n, false)?;
+    plan.run(ctx, &prog, &tmp, &eroded, 0, out, off, n, true)?;
+    ctx.launch(&prog, "morph_tophat_sub", &[n * plane], &[Buf(src), long(off), Buf(out), long(off), long(n * plane)])?;
+    z0 += n;
   }
+  Ok(())
 }
 
 /// `downsampleFactor > 1`: downsample, open, upsample, subtract (stackbridge_kernels::tophat).
@@ -274,91 +228,85 @@ fn downsampled(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, p: &TophatParam
   let cols = upload_idx(ctx, (0..ws).flat_map(|o| [ax.i0[o], ax.i1[o]]))?;
   let ky = antialias_sigma(h, hs).map(gaussian_half_kernel).unwrap_or_default();
   let kx = antialias_sigma(w, ws).map(gaussian_half_kernel).unwrap_or_default();
-  let (kyb, kxb) = (upload_acc(ctx, &ky)?, upload_acc(ctx, &kx)?);
-  let (dy0, dy1, dx0, dx1) = (upload_acc(ctx, &ay.w0)?, upload_acc(ctx, &ay.w1)?, upload_acc(ctx, &ax.w0)?, upload_acc(ctx, &ax.w1)?);
+  let (kyb, kxb) = (ctx.upload_acc(&ky)?, ctx.upload_acc(&kx)?);
+  let (dy0, dy1, dx0, dx1) = (ctx.upload_acc(&ay.w0)?, ctx.upload_acc(&ay.w1)?, ctx.upload_acc(&ax.w0)?, ctx.upload_acc(&ax.w1)?);
   // Upsampling hs x ws -> h x w.
   let (uy, ux) = (LinearAxis::new(hs, h), LinearAxis::new(ws, w));
   let (uiy0, uiy1) = (upload_idx(ctx, uy.i0.iter().copied())?, upload_idx(ctx, uy.i1.iter().copied())?);
   let (uix0, uix1) = (upload_idx(ctx, ux.i0.iter().copied())?, upload_idx(ctx, ux.i1.iter().copied())?);
-  let (uy0, uy1, ux0, ux1) = (upload_acc(ctx, &uy.w0)?, upload_acc(ctx, &uy.w1)?, upload_acc(ctx, &ux.w0)?, upload_acc(ctx, &ux.w1)?);
+  let (uy0, uy1, ux0, ux1) = (ctx.upload_acc(&uy.w0)?, ctx.upload_acc(&uy.w1)?, ctx.upload_acc(&ux.w0)?, ctx.upload_acc(&ux.w1)?);
 
   let plan = MorphPlan::new(ctx, hs, ws, r, work)?;
-  let (acc, wb) = (acc_dtype(ctx), bytes_of(work));
+  let (acc, wb) = (ctx.acc_dtype(), bytes_of(work));
   let small_plane = hs * ws;
   let per_slice = bytes_of(acc) * (2 * h + 2) + wb * (2 * hs * w + 4 * small_plane + 3 * small_plane) + plan.bytes_per_slice();
   let nz = chunk_slices(dims.z, per_slice, budget);
-  let (rlo, rhi, lo, hi) = (temp(ctx, nz * h, acc)?, temp(ctx, nz * h, acc)?, temp(ctx, nz, acc)?, temp(ctx, nz, acc)?);
-  let tmp1 = temp(ctx, nz * 2 * hs * w, work)?;
-  let tmp2 = temp(ctx, nz * 4 * small_plane, work)?;
-  let (small, eroded, opened) = (temp(ctx, nz * small_plane, work)?, temp(ctx, nz * small_plane, work)?, temp(ctx, nz * small_plane, work)?);
+  let (rlo, rhi, lo, hi) = (ctx.temp(acc, nz * h)?, ctx.temp(acc, nz * h)?, ctx.temp(acc, nz)?, ctx.temp(acc, nz)?);
+  let tmp1 = ctx.temp(work, nz * 2 * hs * w)?;
+  let tmp2 = ctx.temp(work, nz * 4 * small_plane)?;
+  let (small, eroded, opened) = (ctx.temp(work, nz * small_plane)?, ctx.temp(work, nz * small_plane)?, ctx.temp(work, nz * small_plane)?);
   let mtmp = plan.temps(ctx, nz)?;
-  let tmax = dtype_max(dtype);
 
-  // Kernels may still run when an error returns early: drain before the temporaries drop.
-  let run = || -> SbResult<()> {
-    let mut z0 = 0;
-    while z0 < dims.z {
-      let n = nz.min(dims.z - z0);
-      let off = z0 * plane;
-      // The input's range per slice (the downsample's clip).
-      ctx.launch(&rprog, "range_rows_in", &[n * h], &[Buf(src), long(off), Buf(&rlo), Buf(&rhi), long(w), long(n * h)])?;
-      ctx.launch(&rprog, "range_fold", &[n], &[Buf(&rlo), Buf(&rhi), Buf(&lo), Buf(&hi), long(h), long(n)])?;
-      ctx.launch(
-        &rprog,
-        "gauss_rows",
-        &[w, 2 * hs, n],
-        &[Buf(src), long(off), Buf(&tmp1), Buf(&rows), Buf(&kyb), long(ky.len()), long(h), long(w), long(2 * hs), long(n)],
-      )?;
-      ctx.launch(
-        &rprog,
-        "gauss_cols",
-        &[2 * ws, 2 * hs, n],
-        &[Buf(&tmp1), Buf(&tmp2), Buf(&cols), Buf(&kxb), long(kx.len()), long(w), long(2 * hs), long(2 * ws), long(n)],
-      )?;
-      ctx.launch(
-        &rprog,
-        "zoom_clip",
-        &[ws, hs, n],
-        &[Buf(&tmp2), Buf(&small), Buf(&dy0), Buf(&dy1), Buf(&dx0), Buf(&dx1), Buf(&lo), Buf(&hi), long(hs), long(ws), long(n)],
-      )?;
-      // Opening, then OpenHCS's small - (small - opening).
-      plan.run(ctx, &mprog, &mtmp, &small, 0, &eroded, 0, n, false)?;
-      plan.run(ctx, &mprog, &mtmp, &eroded, 0, &opened, 0, n, true)?;
-      ctx.launch(&mprog, "morph_background", &[n * small_plane], &[Buf(&small), Buf(&opened), long(n * small_plane)])?;
-      // The background's range per slice (the upsample's clip), then upsample and subtract.
-      ctx.launch(&rprog, "range_rows_work", &[n * hs], &[Buf(&opened), long(0), Buf(&rlo), Buf(&rhi), long(ws), long(n * hs)])?;
-      ctx.launch(&rprog, "range_fold", &[n], &[Buf(&rlo), Buf(&rhi), Buf(&lo), Buf(&hi), long(hs), long(n)])?;
-      ctx.launch(
-        &rprog,
-        "upsample_subtract",
-        &[w, h, n],
-        &[
-          Buf(src),
-          long(off),
-          Buf(&opened),
-          Buf(out),
-          long(off),
-          Buf(&uiy0),
-          Buf(&uiy1),
-          Buf(&uy0),
-          Buf(&uy1),
-          Buf(&uix0),
-          Buf(&uix1),
-          Buf(&ux0),
-          Buf(&ux1),
-          Buf(&lo),
-          Buf(&hi),
-          long(h),
-          long(w),
-          long(hs),
-          long(ws),
-          long(n),
-          Acc(tmax),
-        ],
-      )?;
-      z0 += n;
-    }
-    Ok(())
-  };
-  drain(ctx, run())
+  let mut z0 = 0;
+  while z0 < dims.z {
+    let n = nz.min(dims.z - z0);
+    let off = z0 * plane;
+    // The input's range per slice (the downsample's clip).
+    ctx.launch(&rprog, "range_rows_in", &[n * h], &[Buf(src), long(off), Buf(&rlo), Buf(&rhi), long(w), long(n * h)])?;
+    ctx.launch(&rprog, "range_fold", &[n], &[Buf(&rlo), Buf(&rhi), Buf(&lo), Buf(&hi), long(h), long(n)])?;
+    ctx.launch(
+      &rprog,
+      "gauss_rows",
+      &[w, 2 * hs, n],
+      &[Buf(src), long(off), Buf(&tmp1), Buf(&rows), Buf(&kyb), long(ky.len()), long(h), long(w), long(2 * hs), long(n)],
+    )?;
+    ctx.launch(
+      &rprog,
+      "gauss_cols",
+      &[2 * ws, 2 * hs, n],
+      &[Buf(&tmp1), Buf(&tmp2), Buf(&cols), Buf(&kxb), long(kx.len()), long(w), long(2 * hs), long(2 * ws), long(n)],
+    )?;
+    ctx.launch(
+      &rprog,
+      "zoom_clip",
+      &[ws, hs, n],
+      &[Buf(&tmp2), Buf(&small), Buf(&dy0), Buf(&dy1), Buf(&dx0), Buf(&dx1), Buf(&lo), Buf(&hi), long(hs), long(ws), long(n)],
+    )?;
+    // Opening, then OpenHCS's small - (small - opening).
+    plan.run(ctx, &mprog, &mtmp, &small, 0, &eroded, 0, n, false)?;
+    plan.run(ctx, &mprog, &mtmp, &eroded, 0, &opened, 0, n, true)?;
+    ctx.launch(&mprog, "morph_background", &[n * small_plane], &[Buf(&small), Buf(&opened), long(n * small_plane)])?;
+    // The background's range per slice (the upsample's clip), then upsample and subtract.
+    ctx.launch(&rprog, "range_rows_work", &[n * hs], &[Buf(&opened), long(0), Buf(&rlo), Buf(&rhi), long(ws), long(n * hs)])?;
+    ctx.launch(&rprog, "range_fold", &[n], &[Buf(&rlo), Buf(&rhi), Buf(&lo), Buf(&hi), long(hs), long(n)])?;
+    ctx.launch(
+      &rprog,
+      "upsample_subtract",
+      &[w, h, n],
+      &[
+        Buf(src),
+        long(off),
+        Buf(&opened),
+        Buf(out),
+        long(off),
+        Buf(&uiy0),
+        Buf(&uiy1),
+        Buf(&uy0),
+        Buf(&uy1),
+        Buf(&uix0),
+        Buf(&uix1),
+        Buf(&ux0),
+        Buf(&ux1),
+        Buf(&lo),
+        Buf(&hi),
+        long(h),
+        long(w),
+        long(hs),
+        long(ws),
+        long(n),
+      ],
+    )?;
+    z0 += n;
+  }
+  Ok(())
 }
