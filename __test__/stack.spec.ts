@@ -183,7 +183,7 @@ test('processSlices rejects non-3D input and mixed result forms', async (t) => {
 });
 
 test('tensorflow: stack, unstack and processSlices work on tf.Tensors', async (t) => {
-  const tf = requireTf();
+  const tf = requireTf() as unknown as typeof import('@tensorflow/tfjs');
   const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
   const b = tf.tensor2d([5, 6, 7, 8], [2, 2]);
   const s = await stackSlices([a, b], 'tensorflow');
@@ -202,7 +202,7 @@ test('tensorflow: stack, unstack and processSlices work on tf.Tensors', async (t
     ],
   );
   t.throws(() => unstackSlices(s, 'numpy'), { instanceOf: InvalidArgumentError });
-  const out = (await processSlices(s, (slice: NDArray) => tf.mul(slice as unknown as Tensor, 3) as unknown as NDArray)) as unknown as Tensor;
+  const out = (await processSlices(s, (slice: NDArray) => tf.mul(slice as unknown as import('@tensorflow/tfjs').Tensor, 3) as unknown as NDArray)) as unknown as Tensor;
   t.true(out instanceof tf.Tensor);
   t.deepEqual([...out.dataSync()], [3, 6, 9, 12, 15, 18, 21, 24]);
 });

@@ -8,7 +8,7 @@
  * `[Z, Y, X]`, runs the function (with OOM recovery where enabled), checks the result, applies the
  * dtype policy and converts the result to the declared output type.
  */
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from './tfjs.js';
 import { checkGpuId, convertMemory, dtypeOf, shapeOf } from './convert.js';
 import { applyDtypeConversion, checkDtypeConversion } from './dtypePolicy.js';
 import { DimensionError, InvalidArgumentError, UnknownMemoryTypeError } from './errors.js';

@@ -8,6 +8,7 @@ export { NDArray, asarray, zeros, isNDArray } from './ndarray.js';
 export type { AsArrayOptions, ZerosOptions } from './ndarray.js';
 export { convertMemory, convertMemorySync, detectMemoryType, planConversion, MemoryWrapper } from './convert.js';
 export type { ConvertOptions, Converted } from './convert.js';
+export type { Tensor, TensorLike, TensorDtype } from './tfjs.js';
 export { astype, scaleToDtype, concatZ, copy } from './ops.js';
 export { numpy, cupy, torch, tensorflow, jax, pyclesperanto, memoryTypes } from './decorators.js';
 export type { MemoryTypeOptions, MemoryTypesOptions, DecoratedFunction, DecoratedMetadata, ResolvedMemoryTypeOptions } from './decorators.js';

@@ -14,7 +14,7 @@ import { concatZ } from './ops.js';
 import { isTensor, requireTf } from './tfjs.js';
 import { recordRecovery } from './trace.js';
 import type { DeviceId } from './types.js';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from './tfjs.js';
 
 /** A stack the recovery can split and join: an engine array or a tf.Tensor, shaped `[Z, ...]`. */
 export type SplittableStack = NDArray | Tensor;

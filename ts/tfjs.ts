@@ -4,8 +4,9 @@
 import { createRequire } from 'node:module';
 import { MemoryTypeUnavailableError } from './errors.js';
 
-export type Tf = typeof import('@tensorflow/tfjs');
-export type Tensor = import('@tensorflow/tfjs').Tensor;
+import type { Tensor, Tf } from './tfjs-types.js';
+
+export type { Tensor, TensorLike, TensorDtype, Tf } from './tfjs-types.js';
 
 const require = createRequire(import.meta.url);
 let cached: Tf | undefined;

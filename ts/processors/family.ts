@@ -21,7 +21,7 @@ import type {
 } from './options.js';
 
 /** What a family's processor resolves to: an NDArray, or a tf.Tensor for the tensorflow family. */
-type Out<T extends MemoryTypeName> = T extends 'tensorflow' ? import('@tensorflow/tfjs').Tensor : NDArray;
+type Out<T extends MemoryTypeName> = T extends 'tensorflow' ? import('../tfjs.js').Tensor : NDArray;
 type P<T extends MemoryTypeName, O> = DecoratedFunction<[options?: O], Out<T>>;
 
 /** One memory type's processors. */

@@ -5,7 +5,7 @@
  * the input (a tf.Tensor input is brought to the host first). Each run is recorded in the trace:
  * where the kernels ran and, on OpenCL, which command queue they used.
  */
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '../tfjs.js';
 import { convertMemory } from '../convert.js';
 import { GpuUnavailableError, InvalidArgumentError, nativeAsync } from '../errors.js';
 import { addon } from '../native.js';
