@@ -43,6 +43,8 @@ const artifact = path.join(ROOT, 'artifacts', `stackbridge.${TRIPLE}.node`);
 await fs.mkdirp(path.dirname(artifact));
 await fs.copy(built, artifact);
 await $`npx napi artifacts --output-dir artifacts --npm-dir npm`;
+// napi artifacts also drops a copy at the package root (it treats the root as a package dir): not ours to ship.
+await fs.remove(path.join(ROOT, `stackbridge.${TRIPLE}.node`));
 
 // The glibc floor is what the dynamic symbol table asks for: no GLIBC_x newer than the floor.
 const symbols = (await $`objdump -T ${artifact}`.quiet()).stdout;

@@ -75,6 +75,8 @@ try {
   }
   await fs.copy(binary, path.join(stage, 'npm', TRIPLE, BINARY));
   await fs.symlink(path.join(ROOT, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
+  // napi prepublish reads the head commit: the staging copy is a repository of its own.
+  await $({ cwd: stage })`git init -q && echo node_modules >> .git/info/exclude && git add -A && git -c user.name=ci -c user.email=ci@127.0.0.1 commit -qm staging`;
 
   // ---- 3. verdaccio on 127.0.0.1 ----
   const port = await freePort();
@@ -121,7 +123,7 @@ try {
 
   // ---- 4. publish with the project's own scripts ----
   step('npm publish (prepack: build:ts; prepublishOnly: napi prepublish -t npm)');
-  await $({ cwd: stage, env: { ...npmEnv, PATH: `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}` } })`npm publish --ignore-scripts=false`;
+  await $({ cwd: stage, env: { ...npmEnv, PATH: `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}` } })`npm publish --ignore-scripts=false --loglevel=warn`;
   const meta = await (await fetch(`${registry}stackbridge`)).json();
   const version = meta['dist-tags']?.latest;
   const published = meta.versions?.[version];
@@ -142,6 +144,14 @@ try {
   check(fs.existsSync(path.join(installed, PLATFORM_PKG, BINARY)), `${PLATFORM_PKG} brought ${BINARY}`);
   check(!fs.existsSync(path.join(installed, 'stackbridge', 'native')), 'stackbridge itself ships no binary and built nothing');
   check(!fs.existsSync(path.join(installed, '@tensorflow', 'tfjs')), '@tensorflow/tfjs is not installed');
+  const pkgDir = path.join(installed, 'stackbridge');
+  check(['LICENSE', 'README.md'].every((f) => fs.existsSync(path.join(pkgDir, f))), 'the package ships LICENSE and README.md');
+  const maps = (await fs.readdir(path.join(pkgDir, 'dist'), { recursive: true })).filter((f) => f.endsWith('.js.map'));
+  const unresolved = maps.flatMap((m) => {
+    const { sources } = fs.readJsonSync(path.join(pkgDir, 'dist', m));
+    return sources.map((src) => path.resolve(path.dirname(path.join(pkgDir, 'dist', m)), src)).filter((src) => !fs.existsSync(src));
+  });
+  check(maps.length > 0 && unresolved.length === 0, `all ${maps.length} source maps resolve to shipped sources${unresolved.length ? `; missing ${unresolved.slice(0, 3).join(', ')}` : ''}`);
 
   // ---- 6. type-checking as a consumer ----
   await fs.copy(path.join(ROOT, 'scripts', 'consumer'), app);
@@ -185,10 +195,15 @@ try {
   failed = true;
   console.error(e.message ?? e);
 } finally {
-  if (verdaccio && verdaccio.exitCode === null) {
-    process.kill(verdaccio.pid, 'SIGTERM');
-    await sleep(300);
-    if (verdaccio.exitCode === null) process.kill(verdaccio.pid, 'SIGKILL');
+  if (verdaccio) {
+    const kill = (sig) => {
+      try {
+        process.kill(verdaccio.pid, sig);
+      } catch {} // already gone
+    };
+    kill('SIGTERM');
+    for (let i = 0; i < 20 && verdaccio.exitCode === null && verdaccio.signalCode === null; i++) await sleep(100);
+    kill('SIGKILL');
   }
   if (!failed || process.env.STACKBRIDGE_KEEP_ROUNDTRIP !== '1') await fs.remove(work);
   else console.error(`kept ${work}`);
