@@ -1,5 +1,6 @@
 //! Devices and memory: `devices()`, `memoryInfo`, `emptyCache`, `setMemoryLimit` over the domains
-//! this build has: the host and every OpenCL device (CUDA registers here when its domain lands).
+//! this build has: the host and every OpenCL device. CUDA devices are listed (`stackbridge-cuda`'s probe)
+//! but hold no arrays yet: the conversion matrix sees them once the CUDA executors land.
 
 use crate::errors::guard;
 use napi::bindgen_prelude::*;
@@ -25,6 +26,36 @@ pub struct DeviceInfo {
   pub device_type: Option<String>,
   /// OpenCL: whether the device computes in double precision (cl_khr_fp64).
   pub fp64: Option<bool>,
+  /// CUDA: the compute capability, e.g. "9.0".
+  pub compute_capability: Option<String>,
+}
+
+/// The CUDA driver and NVRTC as this process finds them (`stackbridge info`).
+#[napi(object)]
+pub struct CudaRuntime {
+  /// `cuDriverGetVersion` (e.g. 13000) where a driver loaded.
+  pub driver_version: Option<i32>,
+  /// Why there is no usable driver, where there is none.
+  pub driver_unavailable: Option<String>,
+  pub devices: u32,
+  /// NVRTC's version ("13.0") where libnvrtc loads.
+  pub nvrtc_version: Option<String>,
+  pub nvrtc_unavailable: Option<String>,
+}
+
+#[napi]
+pub fn cuda_runtime() -> Result<CudaRuntime> {
+  guard(|| {
+    let (driver_version, driver_unavailable) = match stackbridge_cuda::probe() {
+      stackbridge_cuda::Driver::Present { version, .. } => (Some(*version), None),
+      stackbridge_cuda::Driver::Absent(reason) => (None, Some(reason.clone())),
+    };
+    let (nvrtc_version, nvrtc_unavailable) = match stackbridge_cuda::nvrtc::version() {
+      Ok((major, minor)) => (Some(format!("{major}.{minor}")), None),
+      Err(reason) => (None, Some(reason)),
+    };
+    Ok(CudaRuntime { driver_version, driver_unavailable, devices: stackbridge_cuda::devices().len() as u32, nvrtc_version, nvrtc_unavailable })
+  })
 }
 
 #[napi(object)]
@@ -84,7 +115,21 @@ pub fn devices() -> Result<Vec<DeviceInfo>> {
       platform: None,
       device_type: None,
       fp64: None,
+      compute_capability: None,
     }];
+    for d in stackbridge_cuda::devices() {
+      out.push(DeviceInfo {
+        id: format!("cuda:{}", d.ordinal),
+        kind: "cuda".into(),
+        name: d.name.clone(),
+        total_memory: d.total_memory as f64,
+        shares_host_memory: false,
+        platform: None,
+        device_type: Some("gpu".into()),
+        fp64: Some(true),
+        compute_capability: Some(format!("{}.{}", d.compute_capability.0, d.compute_capability.1)),
+      });
+    }
     for d in stackbridge_opencl::devices() {
       out.push(DeviceInfo {
         id: d.label(),
@@ -95,6 +140,7 @@ pub fn devices() -> Result<Vec<DeviceInfo>> {
         platform: Some(d.platform.clone()),
         device_type: Some(d.kind.into()),
         fp64: Some(d.fp64),
+        compute_capability: None,
       });
     }
     Ok(out)

@@ -17,8 +17,23 @@ export interface DeviceInfo {
   platform?: string;
   /** OpenCL: the device type. */
   deviceType?: 'gpu' | 'cpu' | 'accelerator' | 'other';
-  /** OpenCL: whether the device computes in double precision (cl_khr_fp64). */
+  /** OpenCL: whether the device computes in double precision (cl_khr_fp64); always true on CUDA. */
   fp64?: boolean;
+  /** CUDA: the compute capability, e.g. `'9.0'`. */
+  computeCapability?: string;
+}
+
+/** The CUDA driver and NVRTC as this process finds them (what `stackbridge info` prints). */
+export interface CudaRuntime {
+  /** `cuDriverGetVersion`, e.g. 13000, where a driver loaded. */
+  driverVersion?: number;
+  /** Why no CUDA driver is usable, where none is. */
+  driverUnavailable?: string;
+  /** CUDA devices the driver reports. */
+  devices: number;
+  /** NVRTC's version (`'13.0'`) where libnvrtc loads (run-time kernel compilation). */
+  nvrtcVersion?: string;
+  nvrtcUnavailable?: string;
 }
 
 /** One OpenCL command queue: each engine thread gets its own per device (DESIGN §4). */
@@ -49,8 +64,15 @@ export interface MemoryInfo {
 /** The host, every CUDA device and every OpenCL device this process can use. */
 export function devices(): DeviceInfo[] {
   // napi leaves absent optionals as null: drop them so the fields are truly optional.
-  return native(() => addon.devices()).map((d) => Object.fromEntries(Object.entries(d).filter(([, v]) => v !== null && v !== undefined)) as unknown as DeviceInfo);
+  return native(() => addon.devices()).map((d) => withoutNulls(d) as unknown as DeviceInfo);
 }
+
+/** The CUDA driver and NVRTC of this process: versions where found, else why not. Never throws for a missing driver. */
+export function cudaRuntime(): CudaRuntime {
+  return withoutNulls(native(() => addon.cudaRuntime())) as unknown as CudaRuntime;
+}
+
+const withoutNulls = (o: object): object => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 
 /** The command queues created on an OpenCL device, one per engine thread that ran kernels there. */
 export function openclQueues(id: DeviceId): QueueInfo[] {

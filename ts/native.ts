@@ -83,6 +83,7 @@ export interface NativeModule {
   stackSlices(slices: NativeArray[], memoryType: string): Promise<NativeArray>;
   copyArray(array: NativeArray): Promise<NativeArray>;
   devices(): DeviceInfo[];
+  cudaRuntime(): Record<string, unknown>;
   /** `limitBytes` is absent (not null) when no limit is set. */
   memoryInfo(device: string): Omit<MemoryInfo, 'limitBytes'> & { limitBytes?: number };
   emptyCache(device: string | null): void;

@@ -24,8 +24,54 @@ pub fn source(name: &str) -> Option<String> {
   PROGRAMS.iter().find(|(n, _)| *n == name).map(|(_, body)| format!("{PORTABILITY_H}\n{ELEMENT_H}\n#line 1\n{body}"))
 }
 
+/// Kernel type names of the engine dtypes (OpenCL C built-ins; `portability.h` typedefs them for CUDA),
+/// with whether each is a float.
+pub const ELEMENT_TYPES: &[(&str, bool)] =
+  &[("uchar", false), ("ushort", false), ("short", false), ("int", false), ("float", true), ("double", true)];
+
+/// `-D {name}={t} -D {name}_IS_FLOAT=0|1`: how every domain passes an element type to a program.
+pub fn type_defines(name: &str, t: &str, is_float: bool) -> String {
+  format!("-D {name}={t} -D {name}_IS_FLOAT={}", is_float as u8)
+}
+
+/// Every (program, defines) variant the domains may build: each program for each element type, crossed
+/// with its extra parameters (the working float type of `filters`/`resize`, the float morphology of
+/// the downsampled top-hat, the fused blob LoG). A superset of what one run compiles, so that an
+/// ahead-of-time check (the CUDA domain's NVRTC test) covers every kernel that can ever be launched.
+pub fn variants() -> Vec<(&'static str, String)> {
+  let mut out = Vec::new();
+  for &(t, is_float) in ELEMENT_TYPES {
+    let d = type_defines("T_IN", t, is_float);
+    out.push(("elementwise", d.clone()));
+    out.push(("histogram", d.clone()));
+    out.push(("projection", d.clone()));
+    out.push(("morphology", type_defines("M_T", t, is_float)));
+    for w in ["float", "double"] {
+      out.push(("filters", format!("{d} -D W={w}")));
+      out.push(("resize", format!("{d} -D W_T={w}")));
+    }
+    out.push(("blob", d.clone()));
+    out.push(("blob", format!("{d} -D SB_FMA=1")));
+  }
+  out
+}
+
 #[cfg(test)]
 mod tests {
+  #[test]
+  fn variants_cover_every_program_and_element_type() {
+    let v = super::variants();
+    for (name, _) in super::PROGRAMS {
+      for (t, _) in super::ELEMENT_TYPES {
+        assert!(v.iter().any(|(p, d)| p == name && d.contains(&format!("={t} "))), "{name} has no {t} variant");
+      }
+    }
+    let mut keys: Vec<_> = v.iter().collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), v.len(), "variants are distinct");
+  }
+
   #[test]
   fn every_program_has_a_unique_name_and_kernels() {
     let mut names: Vec<_> = super::PROGRAMS.iter().map(|p| p.0).collect();

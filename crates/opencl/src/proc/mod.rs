@@ -105,11 +105,10 @@ pub fn cl_type(dtype: DType) -> &'static str {
   }
 }
 
-/// `-D T_IN=… -D T_IN_IS_FLOAT=0|1 -D T_IN_MAX=…` style defines for one element type.
+/// `-D T_IN=… -D T_IN_IS_FLOAT=0|1` defines for one element type (the format every domain shares).
 pub fn type_defines(ctx: &Ctx, macro_name: &str, dtype: DType) -> SbResult<String> {
   let t = ctx.cl_type(dtype)?;
-  let is_float = matches!(dtype, DType::F32 | DType::F64) as u8;
-  Ok(format!("-D {macro_name}={t} -D {macro_name}_IS_FLOAT={is_float}"))
+  Ok(stackbridge_gpu_kernels::type_defines(macro_name, t, matches!(dtype, DType::F32 | DType::F64)))
 }
 
 /// `i64` for kernel size arguments.

@@ -1,0 +1,9 @@
+//! stackbridge-cuda, pure Rust (no napi): the CUDA domain's foundations. `probe` finds the driver and
+//! lists devices without ever panicking (cudarc panics without libcuda, so it is probed first and every
+//! driver call runs under `catch_unwind`); `nvrtc` compiles the kernel sources shared with OpenCL
+//! (`stackbridge-gpu-kernels`) as CUDA C++ with `--fmad=false`, so device results can equal the CPU's.
+
+pub mod nvrtc;
+pub mod probe;
+
+pub use probe::{devices, probe, probe_now, require_device, CudaDeviceInfo, Driver};
