@@ -6,6 +6,7 @@
 mod array;
 mod convert;
 mod devices;
+mod dlpack;
 mod errors;
 mod jobs;
 mod ops;

@@ -19,6 +19,8 @@ export { registerFunction, getFunction, listFunctions, unregisterFunction } from
 export { devices, memoryInfo, emptyCache, setMemoryLimit, openclQueues, cudaRuntime } from './devices.js';
 export type { DeviceInfo, MemoryInfo, QueueInfo, CudaRuntime } from './devices.js';
 export { TraceCollector, withTrace } from './trace.js';
+export { toDlpack, fromDlpack } from './dlpack.js';
+export type { DlpackCapsule, DlpackMemoryType } from './dlpack.js';
 export type { ConversionRecord, RecoveryRecord, KernelRecord } from './trace.js';
 export {
   StackbridgeError,

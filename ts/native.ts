@@ -84,6 +84,9 @@ export interface NativeModule {
   copyArray(array: NativeArray): Promise<NativeArray>;
   devices(): DeviceInfo[];
   cudaRuntime(): Record<string, unknown>;
+  /** A DLPack capsule (a type-tagged External) over the array's memory. */
+  toDlpack(array: NativeArray): object;
+  fromDlpack(capsule: unknown, memoryType: string): NativeArray;
   /** `limitBytes` is absent (not null) when no limit is set. */
   memoryInfo(device: string): Omit<MemoryInfo, 'limitBytes'> & { limitBytes?: number };
   emptyCache(device: string | null): void;

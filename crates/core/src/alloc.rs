@@ -65,6 +65,9 @@ pub struct HostBlock {
   /// Bytes requested.
   len: usize,
   owner: &'static HostAllocator,
+  /// Memory another library owns (a DLPack import): dropping this releases it there, and the
+  /// allocator never sees it.
+  foreign: Option<Box<dyn Send + Sync>>,
 }
 
 // SAFETY: the block is plain memory; concurrent access is governed by the arrays using it, as with
@@ -90,8 +93,28 @@ impl HostBlock {
   }
 }
 
+impl HostBlock {
+  /// `len` bytes at `ptr` owned by someone else; `keeper` is dropped (releasing them) when the last
+  /// array over the block goes.
+  ///
+  /// # Safety
+  /// `ptr` must stay valid for reads (and writes, unless every array over it is read-only) of `len`
+  /// bytes until `keeper` is dropped.
+  pub unsafe fn foreign(ptr: NonNull<u8>, len: usize, keeper: Box<dyn Send + Sync>) -> HostBlock {
+    HostBlock { ptr, capacity: len, len, owner: host_allocator(), foreign: Some(keeper) }
+  }
+
+  pub fn is_foreign(&self) -> bool {
+    self.foreign.is_some()
+  }
+}
+
 impl Drop for HostBlock {
   fn drop(&mut self) {
+    if let Some(keeper) = self.foreign.take() {
+      drop(keeper);
+      return;
+    }
     self.owner.release(self.ptr, self.capacity);
   }
 }
@@ -154,7 +177,7 @@ impl HostAllocator {
         // SAFETY: raw is a live allocation of `cap` bytes owned by us.
         unsafe { std::ptr::write_bytes(raw.0.as_ptr(), 0, cap) };
       }
-      return Ok(HostBlock { ptr: raw.0, capacity: cap, len: bytes, owner: self });
+      return Ok(HostBlock { ptr: raw.0, capacity: cap, len: bytes, owner: self, foreign: None });
     }
     if let Some(limit) = st.stats.limit_bytes {
       if st.stats.allocated_bytes + st.stats.cached_bytes + cap as u64 > limit {
@@ -180,7 +203,7 @@ impl HostAllocator {
       return Err(SbError::out_of_memory(&dev, bytes as u64, avail, st.stats.limit_bytes));
     };
     Self::account(&mut st, cap);
-    Ok(HostBlock { ptr, capacity: cap, len: bytes, owner: self })
+    Ok(HostBlock { ptr, capacity: cap, len: bytes, owner: self, foreign: None })
   }
 
   fn account(st: &mut State, cap: usize) {

@@ -30,6 +30,12 @@ impl Storage {
     Ok(Arc::new(Storage { mem: Arc::new(RwLock::new(Some(Arc::new(block)))), bytes, device }))
   }
 
+  /// A storage over a block that already exists (a DLPack import's foreign memory).
+  pub fn from_block(block: HostBlock, device: Device) -> Arc<Storage> {
+    let bytes = block.len();
+    Arc::new(Storage { mem: Arc::new(RwLock::new(Some(Arc::new(block)))), bytes, device })
+  }
+
   /// The same memory seen as living on `device` (a zero-copy view of host memory by an OpenCL
   /// device that shares it). Disposing either frees both, as for any view.
   pub fn view_on(&self, device: Device) -> Arc<Storage> {
