@@ -8,9 +8,11 @@ export { NDArray, asarray, zeros, isNDArray } from './ndarray.js';
 export type { AsArrayOptions, ZerosOptions } from './ndarray.js';
 export { convertMemory, convertMemorySync, detectMemoryType, planConversion, MemoryWrapper } from './convert.js';
 export type { ConvertOptions, Converted } from './convert.js';
+// The seed's explicit converters: convertNumpyToTorch, convertCupyToTorch, … (all 30 ordered pairs).
+export * from './converters.js';
 export { astype, scaleToDtype, concatZ, copy } from './ops.js';
 export { numpy, cupy, torch, tensorflow, jax, pyclesperanto, memoryTypes } from './decorators.js';
-export type { MemoryTypeOptions, MemoryTypesOptions, DecoratedFunction, DecoratedMetadata, ResolvedMemoryTypeOptions } from './decorators.js';
+export type { MemoryTypeOptions, MemoryTypesOptions, DecoratedFunction, DecoratedMetadata, ResolvedMemoryTypeOptions, ContractCheck, PerCallOptions } from './decorators.js';
 export { stackSlices, unstackSlices, processSlices } from './stack.js';
 export { FunctionStep, Pipeline } from './pipeline.js';
 export type { PipelinePlan, PipelineRunOptions, PipelineResult, PipelineTrace, StepTrace, StepPlan, PipelineProgress } from './pipeline.js';
@@ -18,6 +20,7 @@ export { registerFunction, getFunction, listFunctions, unregisterFunction } from
 export { devices, memoryInfo, emptyCache, setMemoryLimit, openclQueues } from './devices.js';
 export type { DeviceInfo, MemoryInfo, QueueInfo } from './devices.js';
 export { TraceCollector, withTrace } from './trace.js';
+export type { OperationProgress } from './cancel.js';
 export type { ConversionRecord, RecoveryRecord, KernelRecord } from './trace.js';
 export {
   StackbridgeError,
@@ -38,5 +41,7 @@ export {
   KernelCompileError,
   DisposedError,
   PipelineError,
+  ContractError,
+  AbortError,
   InternalError,
 } from './errors.js';

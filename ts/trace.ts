@@ -4,6 +4,8 @@
  * a collector through every call.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { InvalidArgumentError } from './errors.js';
+import { describe } from './ndarray.js';
 import type { ConversionKind, MemoryTypeName } from './types.js';
 
 export interface ConversionRecord {
@@ -52,6 +54,10 @@ const storage = new AsyncLocalStorage<TraceCollector>();
 
 /** Runs `fn` with `collector` receiving every record made inside it (including nested async work). */
 export function withTrace<T>(collector: TraceCollector, fn: () => Promise<T>): Promise<T> {
+  if (!(collector instanceof TraceCollector)) {
+    throw new InvalidArgumentError(`withTrace needs a TraceCollector, got ${describe(collector)}`);
+  }
+  if (typeof fn !== 'function') throw new InvalidArgumentError(`withTrace needs a function, got ${describe(fn)}`);
   return storage.run(collector, fn);
 }
 

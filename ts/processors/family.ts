@@ -1,7 +1,8 @@
 /**
  * Builds one processor family: the same processors decorated with one memory type, as OpenHCS's
- * `processors/<type>_processor` modules are. Separable processors are marked `sliceBySlice` so
- * OOM recovery may split them along Z.
+ * `processors/<type>_processor` modules are. Separable processors are marked `separable` so
+ * OOM recovery may split them along Z (the kernels already work per slice, so they are not called
+ * per slice).
  */
 import type { DecoratedFunction } from '../decorators.js';
 import { cupy, jax, numpy, pyclesperanto, tensorflow, torch } from '../decorators.js';
@@ -63,10 +64,10 @@ export function makeFamily<T extends MemoryTypeName>(type: T): ProcessorFamily<T
   // DESIGN §7: normalisation always yields uint16, so its output dtype must survive the decorator's
   // default PRESERVE_INPUT policy.
   const proc = (name: string, fn: (stack: ProcessorInput, ...rest: any[]) => Promise<NDArray>) =>
-    deco({ sliceBySlice: SEPARABLE.get(name) ?? false, ...(NATIVE_DTYPE.has(name) ? { dtypeConversion: 'native' } : {}) }, named(name, fn));
+    deco({ separable: SEPARABLE.get(name) ?? false, ...(NATIVE_DTYPE.has(name) ? { dtypeConversion: 'native' } : {}) }, named(name, fn));
   const simple = (name: string) => proc(name, (s: ProcessorInput, o?: object) => runProcessor(name, s, o));
   const projection = (name: string, method: string) =>
-    deco({ sliceBySlice: false }, named(name, (s: ProcessorInput) => runProcessor('createProjection', s, { method })));
+    deco({ separable: false }, named(name, (s: ProcessorInput) => runProcessor('createProjection', s, { method })));
   return {
     stackPercentileNormalize: simple('stackPercentileNormalize'),
     percentileNormalize: simple('percentileNormalize'),

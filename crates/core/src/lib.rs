@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod array;
+pub mod cancel;
 pub mod conversion;
 pub mod dtype;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod shape;
 pub mod storage;
 
 pub use array::HostArray;
+pub use cancel::Cancel;
 pub use conversion::{ConversionKind, ConvertOptions, Plan, Topology};
 pub use dtype::{DType, Element};
 pub use error::{ErrorCode, SbError, SbResult};
