@@ -287,3 +287,60 @@ test('writeCellCounts creates a missing output folder (the README example)', asy
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+// ------------------------------------------------------------------ 9. OpenHCS 0.8.6 compatibility
+
+test('tophat upsampleOrder: 0 (nearest) and 1 (linear) differ, 1 is the default, others are refused', async (t) => {
+  const { tophat } = await import('../ts/processors/numpy.js');
+  const { loadNpy, manifest } = await import('./helpers/golden.js');
+  const input = loadNpy(manifest.cases.find((c) => c.name === 'tophat_order0_f4_r20_u16')!.input);
+  const o0 = await values(await tophat(input, { selemRadius: 20, upsampleOrder: 0 }));
+  const o1 = await values(await tophat(input, { selemRadius: 20, upsampleOrder: 1 }));
+  const dflt = await values(await tophat(input, { selemRadius: 20 }));
+  t.deepEqual(dflt, o1);
+  t.notDeepEqual(o0, o1);
+  // (the golden cases tophat_order{0,1}_f4_r20_u16 in processors.spec hold both against scikit-image)
+  await t.throwsAsync(tophat(input, { upsampleOrder: 2 as never }), { instanceOf: sb.InvalidArgumentError, message: /upsampleOrder/ });
+});
+
+test('float → int16 / int32 stretching keeps the whole signed range (ARCHITECTURE: OpenHCS\'s formula)', async (t) => {
+  // OpenHCS: normalized * 65535 - 32768 (int16), normalized * 4294967295 - 2147483648 (int32), then astype.
+  // [0, 0.5, 1] → normalized [0, 0.5, 1]: int16 -32768, trunc(-0.5) = 0, 32767.
+  for (const src of [new Float32Array([0, 0.5, 1]), new Float64Array([0, 0.5, 1])]) {
+    const x = asarray(src, { shape: [1, 1, 3] });
+    t.deepEqual(Array.from((await sb.scaleToDtype(x, 'int16')).data), [-32768, 0, 32767], src.constructor.name);
+    // int32 top: 2147483647. In float32, OpenHCS's 1 * 4294967295 - 2147483648 rounds to 2^31, which numpy's
+    // astype turns into -2147483648 (the brightest pixel becomes the darkest): saturated here instead.
+    t.deepEqual(Array.from((await sb.scaleToDtype(x, 'int32')).data), [-2147483648, 0, 2147483647], src.constructor.name);
+  }
+});
+
+test('conversion counters: totals per kind and edge, mergeable, as JSON and as a table', async (t) => {
+  const rec = (from: sb.MemoryTypeName, to: sb.MemoryTypeName, kind: sb.ConversionKind, bytes: number, ms: number): sb.ConversionRecord => ({
+    from, to, kind, bytes, ms, sourceDevice: 'cpu', targetDevice: 'cpu',
+  });
+  const a = sb.ConversionCounters.of([rec('numpy', 'torch', 'zero-copy', 100, 0.5), rec('numpy', 'torch', 'zero-copy', 50, 0.25)]);
+  const b = sb.ConversionCounters.of([rec('torch', 'tensorflow', 'transfer', 1 << 20, 2), rec('numpy', 'torch', 'zero-copy', 10, 0.25)]);
+  const merged = sb.ConversionCounters.fromJSON(JSON.parse(JSON.stringify(a))).merge(b);
+  t.deepEqual(merged.toJSON(), {
+    byKind: { transfer: { count: 1, bytes: 1 << 20, ms: 2 }, 'zero-copy': { count: 3, bytes: 160, ms: 1 } },
+    byEdge: {
+      'numpy→torch': { count: 3, bytes: 160, ms: 1, kinds: { 'zero-copy': 3 } },
+      'torch→tensorflow': { count: 1, bytes: 1 << 20, ms: 2, kinds: { transfer: 1 } },
+    },
+  });
+  const table = merged.toTable().split('\n');
+  t.is(table.length, 5); // header, 2 kinds, 2 edges
+  t.regex(table[0]!, /count\s+MiB\s+ms/);
+  t.regex(table.find((l) => l.startsWith('torch→tensorflow'))!, /\s1\s+1\.00\s+2\.00$/);
+  t.throws(() => merged.merge({ byKind: { transfer: { count: 'x' } } } as never), { instanceOf: sb.InvalidArgumentError });
+
+  // A pipeline run's result carries its counters; the process keeps running totals.
+  const before = sb.conversionCounters().toJSON().byEdge['numpy→torch']?.count ?? 0;
+  const step = torch((s: NDArray) => s);
+  const { counters, trace } = await new sb.Pipeline([step]).run(ramp3());
+  const conversions = trace.steps.flatMap((s) => s.conversions);
+  t.deepEqual(counters.toJSON(), sb.ConversionCounters.of(conversions).toJSON());
+  t.is(counters.toJSON().byEdge['numpy→torch']!.kinds['zero-copy'], 1); // the pipeline's input conversion
+  t.true((sb.conversionCounters().toJSON().byEdge['numpy→torch']?.count ?? 0) >= before + 1);
+});

@@ -19,9 +19,9 @@ export type { PipelinePlan, PipelineRunOptions, PipelineResult, PipelineTrace, S
 export { registerFunction, getFunction, listFunctions, unregisterFunction } from './registry.js';
 export { devices, memoryInfo, emptyCache, setMemoryLimit, openclQueues } from './devices.js';
 export type { DeviceInfo, MemoryInfo, QueueInfo } from './devices.js';
-export { TraceCollector, withTrace } from './trace.js';
+export { TraceCollector, withTrace, ConversionCounters, conversionCounters, resetConversionCounters } from './trace.js';
 export type { OperationProgress } from './cancel.js';
-export type { ConversionRecord, RecoveryRecord, KernelRecord } from './trace.js';
+export type { ConversionRecord, RecoveryRecord, KernelRecord, ConversionTotals, ConversionCountersJSON } from './trace.js';
 export {
   StackbridgeError,
   MemoryConversionError,

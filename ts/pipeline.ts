@@ -8,7 +8,7 @@ import { checkGpuId, convertMemory, detectMemoryType, planConversion } from './c
 import { DisposedError, InvalidArgumentError, PipelineError, UnknownMemoryTypeError } from './errors.js';
 import { checkMemoryType, describe, isNDArray, optionsObject } from './ndarray.js';
 import { isDecorated, type DecoratedFunction } from './registry.js';
-import { TraceCollector, withTrace, type ConversionRecord, type KernelRecord, type RecoveryRecord } from './trace.js';
+import { ConversionCounters, TraceCollector, withTrace, type ConversionRecord, type KernelRecord, type RecoveryRecord } from './trace.js';
 import { GPU_MEMORY_TYPES, type ConversionKind, type Dtype, type MemoryTypeName } from './types.js';
 
 /** Options of a `FunctionStep`; `kwargs` is typed from the function's second parameter. */
@@ -129,6 +129,8 @@ export interface PipelineResult<T = any> {
   /** Tuple tails keyed by step name (a repeated name gets `name#stepIndex`). */
   specialOutputs: Record<string, unknown[]>;
   trace: PipelineTrace;
+  /** This run's conversions aggregated per kind and per edge (mergeable with other runs'). */
+  counters: ConversionCounters;
 }
 
 /** Options of `Pipeline.plan`: the run's options, and the input dtype (it decides host → tfjs kinds). */
@@ -311,6 +313,7 @@ export class Pipeline {
       }
       onProgress?.({ stepIndex, stepName: step.name, completed: stepIndex + 1, total });
     }
-    return { output: current as T, specialOutputs, trace: { steps: traces, totalMs: performance.now() - t0 } };
+    const counters = ConversionCounters.of(traces.flatMap((s) => s.conversions));
+    return { output: current as T, specialOutputs, trace: { steps: traces, totalMs: performance.now() - t0 }, counters };
   }
 }

@@ -36,6 +36,11 @@ export interface TophatOptions extends OperationOptions {
   selemRadius?: number;
   /** Downsampling factor for the background estimate, an integer ≥ 1 (default 4); 1 is the exact top-hat. */
   downsampleFactor?: number;
+  /**
+   * Spline order of the background's upsampling: 1 (linear, default, as the seed) or 0 (nearest,
+   * OpenHCS 0.8.6's default). Ignored by the exact top-hat (`downsampleFactor: 1`).
+   */
+  upsampleOrder?: 0 | 1;
 }
 
 export type ProjectionMethod = 'max_projection' | 'mean_projection' | 'min_projection' | 'median_projection' | 'std_projection';

@@ -68,8 +68,14 @@ impl Op {
         }
       }
       "tophat" => {
-        let p = Params::parse(name, options, &["selemRadius", "downsampleFactor"])?;
-        Op::Tophat(TophatParams { selem_radius: p.usize("selemRadius", 50)?, downsample_factor: p.usize("downsampleFactor", 4)? })
+        let p = Params::parse(name, options, &["selemRadius", "downsampleFactor", "upsampleOrder"])?;
+        let tp = TophatParams {
+          selem_radius: p.usize("selemRadius", 50)?,
+          downsample_factor: p.usize("downsampleFactor", 4)?,
+          upsample_order: p.usize("upsampleOrder", 1)?,
+        };
+        crate::tophat::check_order(&tp)?;
+        Op::Tophat(tp)
       }
       "createProjection" => {
         let p = Params::parse(name, options, &["method"])?;
