@@ -78,11 +78,16 @@ export async function cancellable<T>(
   const onAbort = () => token.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
   let last = -1;
+  // A listener that throws must not crash the process from a timer: its error becomes the call's.
+  let listenerError: { error: unknown } | undefined;
   const report = () => {
     const { done, total } = token;
-    if (total > 0 && done !== last) {
-      last = done;
+    if (listenerError || total <= 0 || done === last) return;
+    last = done;
+    try {
       onProgress?.({ operation, done, total });
+    } catch (error) {
+      listenerError = { error };
     }
   };
   const timer = onProgress ? setInterval(report, PROGRESS_POLL_MS) : undefined;
@@ -90,6 +95,7 @@ export async function cancellable<T>(
   try {
     const out = await start(token);
     if (onProgress) report();
+    if (listenerError) throw listenerError.error;
     return out;
   } catch (e) {
     if (e instanceof StackbridgeError && e.code === 'SB_ABORTED') throw abortError(signal);

@@ -36,6 +36,11 @@ impl Cancel {
     }
   }
 
+  /// Whether anyone can cancel this operation or read its progress (`Cancel::none()` cannot).
+  pub fn is_live(&self) -> bool {
+    self.0.is_some()
+  }
+
   pub fn is_cancelled(&self) -> bool {
     self.0.as_ref().is_some_and(|s| s.cancelled.load(Ordering::Relaxed))
   }

@@ -229,7 +229,8 @@ pub fn run_processor_cancellable(name: &str, input: &HostArray, options: &str, a
         Op::Normalize { .. } => unreachable!("handled above"),
       }
     };
-    if per_slice(&op) && dims.z > 0 {
+    // Nobody can cancel or watch: one pass over the whole stack (slices in parallel, as before).
+    if per_slice(&op) && dims.z > 0 && cancel.is_live() {
       cancel.for_ranges(dims.z, slices_per_tile(dims.plane()), run)?;
     } else {
       cancel.begin(1);
@@ -311,4 +312,67 @@ pub fn run_count_cells_cancellable(input: &HostArray, options: &str, cancel: &Ca
     }
   };
   Ok((json, masks))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use stackbridge_core::{Cancel, ErrorCode, MemoryType};
+
+  /// A u16 stack of `z` slices `h` x `w` holding a deterministic texture.
+  fn stack(z: usize, h: usize, w: usize) -> HostArray {
+    let a = HostArray::alloc(vec![z, h, w], DType::U16, MemoryType::Numpy, false).unwrap();
+    for (i, v) in a.pin().unwrap().as_mut_slice::<u16>().iter_mut().enumerate() {
+      *v = ((i * 7919) % 5003) as u16;
+    }
+    a
+  }
+
+  fn bytes(a: &HostArray) -> Vec<u8> {
+    a.pin().unwrap().bytes().to_vec()
+  }
+
+  #[test]
+  fn slice_groups_compute_what_one_pass_computes() {
+    // 1100 x 1000 slices: one slice per group; 40 x 30: every slice in one group.
+    for (z, h, w) in [(3, 1100, 1000), (5, 40, 30)] {
+      let a = stack(z, h, w);
+      let mask = HostArray::alloc(vec![z, h, w], DType::U8, MemoryType::Numpy, false).unwrap();
+      for (i, v) in mask.pin().unwrap().as_mut_slice::<u8>().iter_mut().enumerate() {
+        *v = (i % 3 == 0) as u8;
+      }
+      for (name, opts) in [
+        ("gaussian", r#"{"sigma":1.5}"#),
+        ("tophat", r#"{"selemRadius":8,"downsampleFactor":2}"#),
+        ("percentileNormalize", "{}"),
+        ("spatialBin2d", r#"{"binSize":3}"#),
+        ("sharpen", "{}"),
+        ("applyMask", "{}"),
+        ("createProjection", r#"{"method":"mean_projection"}"#),
+      ] {
+        let aux = (name == "applyMask").then_some(&mask);
+        let whole = run_processor(name, &a, opts, aux).unwrap();
+        let cancel = Cancel::new();
+        let grouped = run_processor_cancellable(name, &a, opts, aux, &cancel).unwrap();
+        assert_eq!(bytes(&grouped), bytes(&whole), "{name} on {z}x{h}x{w}");
+        let (done, total) = cancel.progress();
+        assert_eq!(done, total, "{name}: every unit counted");
+      }
+    }
+  }
+
+  #[test]
+  fn a_raised_flag_stops_before_the_work_and_counts_slices() {
+    let a = stack(4, 1024, 1024);
+    let cancel = Cancel::new();
+    cancel.cancel();
+    let e = run_processor_cancellable("gaussian", &a, "{}", None, &cancel).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Aborted);
+    assert_eq!(cancel.progress().0, 0);
+    assert_eq!(slices_per_tile(1024 * 1024), 1);
+    assert_eq!(slices_per_tile(100 * 100), 104);
+    let live = Cancel::new();
+    run_processor_cancellable("gaussian", &a, "{}", None, &live).unwrap();
+    assert_eq!(live.progress(), (4, 4)); // one unit per slice
+  }
 }
