@@ -216,3 +216,19 @@ test.serial('OpenCL processors take signal too (checked before and after their k
   out.dispose();
   x.dispose();
 });
+
+test.serial('an onProgress listener that throws fails the step (never the process)', async (t) => {
+  const stack = noisy([16, 1024, 1024]);
+  const boom = new Error('listener bug');
+  const pipeline = new Pipeline([new FunctionStep({ func: gaussian, name: 'blur', kwargs: { sigma: 3 } })]);
+  const e = await t.throwsAsync(
+    pipeline.run(stack, {
+      onProgress: (p) => {
+        if (p.operation) throw boom;
+      },
+    }),
+    { instanceOf: sb.PipelineError },
+  );
+  t.is(e!.cause, boom);
+  stack.dispose();
+});
