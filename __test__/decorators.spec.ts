@@ -145,6 +145,7 @@ test('metadata and defaults of every decorator', (t) => {
     const f = decorator(fn);
     t.is(f.inputMemoryType, type);
     t.is(f.outputMemoryType, type);
+    t.is(f.executionMemoryType, type);
     t.is(f.originalFunction, fn);
     t.is(f.name, 'fn');
     t.false(f.separable);
@@ -157,6 +158,8 @@ test('metadata and defaults of every decorator', (t) => {
         gpuId: undefined,
         oomRecovery: oom,
         sliceBySlice: false,
+        separable: false,
+        contract: undefined,
         dtypeConversion: DtypeConversion.PRESERVE_INPUT,
         strictDevice: false,
         allowCpuRoundtrip: false,

@@ -201,3 +201,42 @@ test('decorators, stack utilities and pipelines answer wrong input with typed er
   t.deepEqual(await untyped(calls), []);
   t.deepEqual([...(await f(stack)).data], [0, 0, 0, 0, 0, 0, 0, 0]);
 });
+
+test('the wrong calls found by the fuzzer (issue 11) get the typed error that belongs to them', async (t) => {
+  const x = asarray(new Uint8Array(8), { shape: [2, 2, 2] });
+  const dead = asarray(new Uint8Array(8), { shape: [2, 2, 2] });
+  dead.dispose();
+  const circular: Record<string, unknown> = { sigma: 1 };
+  circular.self = circular;
+  const { gaussian } = await import('../ts/processors/numpy.js');
+  const pipeline = new sb.Pipeline([sb.numpy((s: sb.NDArray) => s)]);
+  const cases: [string, () => unknown, new (...a: any[]) => Error][] = [
+    ['zeros([2,2], null)', () => zeros([2, 2], null as never), sb.InvalidArgumentError],
+    ['pipeline.run(x, null)', () => pipeline.run(x, null as never), sb.InvalidArgumentError],
+    ['pipeline.run(disposed)', () => pipeline.run(dead), sb.DisposedError],
+    ['pipeline.run(x, { signal: 5 })', () => pipeline.run(x, { signal: 5 as never }), sb.InvalidArgumentError],
+    ["MemoryWrapper(x,'numpy').toTorch(null)", () => new MemoryWrapper(x, 'numpy').toTorch(null as never), sb.InvalidArgumentError],
+    ['withTrace(5, fn)', () => sb.withTrace(5 as never, async () => 1), sb.InvalidArgumentError],
+    ['withTrace(collector, null)', () => sb.withTrace(new sb.TraceCollector(), null as never), sb.InvalidArgumentError],
+    ["stackSlices(new Array(2), 'numpy')", () => sb.stackSlices(new Array(2), 'numpy'), sb.InvalidArgumentError],
+    ['gaussian(x, { sigma: 1n })', () => gaussian(x, { sigma: 1n as never }), sb.InvalidArgumentError],
+    ['gaussian(x, circular)', () => gaussian(x, circular as never), sb.InvalidArgumentError],
+    ['gaussian(x, { signal: {} })', () => gaussian(x, { signal: {} as never } as never), sb.InvalidArgumentError],
+    ['convertMemory(x, { signal: 1 })', () => convertMemory(x, { targetType: 'torch', signal: 1 as never }), sb.InvalidArgumentError],
+    ['decorated per-call sliceBySlice "yes"', () => sb.numpy((s: sb.NDArray) => s)(x, { sliceBySlice: 'yes' as never }), sb.InvalidArgumentError],
+    ['decorated per-call dtypeConversion bogus', () => sb.numpy((s: sb.NDArray) => s)(x, { dtypeConversion: 'int8' as never }), sb.InvalidArgumentError],
+    ['numpy({ contract: 1 })', () => sb.numpy({ contract: 1 as never }, (s: sb.NDArray) => s), sb.InvalidArgumentError],
+    ['numpy({ separable: "no" })', () => sb.numpy({ separable: 'no' as never }, (s: sb.NDArray) => s), sb.InvalidArgumentError],
+    ['contract violated', () => sb.numpy({ contract: () => false }, (s: sb.NDArray) => s)(x), sb.ContractError],
+  ];
+  const wrong: string[] = [];
+  for (const [name, call, Cls] of cases) {
+    try {
+      await call();
+      wrong.push(`${name} → no error`);
+    } catch (e) {
+      if (!(e instanceof Cls)) wrong.push(`${name} → ${String(e)} (expected ${Cls.name})`);
+    }
+  }
+  t.deepEqual(wrong, []);
+});

@@ -1,20 +1,13 @@
 import test from 'ava';
 import { zeros } from '../ts/index.js';
 import { copy, scaleToDtype } from '../ts/ops.js';
+import { watchEventLoop } from './helpers/eventloop.js';
 
 // Engine operations run on worker threads: while a large one runs, the event loop keeps turning.
 test.serial('a timer keeps ticking while a large engine operation runs', async (t) => {
   const big = zeros([64, 1024, 1024], { dtype: 'float32' }); // 256 MiB
   big.data[12345] = 3; // not constant, so the min–max stretch really runs
-  let ticks = 0;
-  let maxGap = 0;
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-    ticks++;
-  }, 1);
+  const loop = watchEventLoop();
   const t0 = performance.now();
   let rounds = 0;
   // keep the work going long enough to see several ticks whatever the machine's speed
@@ -27,7 +20,7 @@ test.serial('a timer keeps ticking while a large engine operation runs', async (
     rounds++;
   }
   const elapsed = performance.now() - t0;
-  clearInterval(timer);
+  const { ticks, maxGap } = loop.stop();
   big.dispose();
   t.log(`${rounds} rounds in ${elapsed.toFixed(0)} ms: ${ticks} ticks, longest gap ${maxGap.toFixed(1)} ms`);
   t.true(ticks >= 10, `only ${ticks} ticks in ${elapsed} ms`);

@@ -62,7 +62,7 @@ test('OOM on the first two calls → 3 calls, retries 1 and 2', async (t) => {
 
 test('separable function OOM above Z=2 on Z=8 → split in halves, result as unsplit', async (t) => {
   const zs: number[] = [];
-  const f = torch({ sliceBySlice: true }, async (s: NDArray) => {
+  const f = torch({ separable: true }, async (s: NDArray) => {
     zs.push(s.shape[0]!);
     if (s.shape[0]! > 2) throw oom();
     return plusOne(s);
@@ -83,7 +83,7 @@ test('separable function OOM above Z=2 on Z=8 → split in halves, result as uns
 });
 
 test('split parts of a tuple result: special outputs joined as lists in Z order', async (t) => {
-  const f = numpy({ oomRecovery: true, sliceBySlice: true }, async (s: NDArray) => {
+  const f = numpy({ oomRecovery: true, separable: true }, async (s: NDArray) => {
     const z = s.shape[0]!;
     if (z > 2) throw oom();
     const first = (await s.toTypedArray())[0]!;
@@ -111,7 +111,7 @@ test('not separable → rethrows the OOM after 3 calls', async (t) => {
 
 test('a non-OOM error is never retried', async (t) => {
   let calls = 0;
-  const f = torch({ sliceBySlice: true }, async () => {
+  const f = torch({ separable: true }, async () => {
     calls++;
     throw new TypeError('bug in user code');
   });
@@ -125,7 +125,7 @@ test('a non-OOM error is never retried', async (t) => {
 test('OOM on every call at Z=1 → rethrow keeping the numbers', async (t) => {
   let calls = 0;
   const thrown: OutOfMemoryError[] = [];
-  const f = torch({ sliceBySlice: true }, async () => {
+  const f = torch({ separable: true }, async () => {
     calls++;
     const e = oom();
     thrown.push(e);
@@ -145,7 +145,7 @@ test('OOM on every call at Z=1 → rethrow keeping the numbers', async (t) => {
 
 test('separable with OOM down to single planes → rethrow from the first plane', async (t) => {
   let calls = 0;
-  const f = torch({ sliceBySlice: true }, async () => {
+  const f = torch({ separable: true }, async () => {
     calls++;
     throw oom();
   });
@@ -161,7 +161,7 @@ test('separable with OOM down to single planes → rethrow from the first plane'
 
 test('numpy functions do not recover by default', async (t) => {
   let calls = 0;
-  const f = numpy({ sliceBySlice: true }, async () => {
+  const f = numpy({ separable: true }, async () => {
     calls++;
     throw oom();
   });
@@ -173,7 +173,7 @@ test('numpy functions do not recover by default', async (t) => {
 
 test('tf.Tensor stacks split with slice and join with concat', async (t) => {
   const zs: number[] = [];
-  const f = tensorflow({ sliceBySlice: true, outputType: 'numpy' }, (x: tf.Tensor) => {
+  const f = tensorflow({ separable: true, outputType: 'numpy' }, (x: tf.Tensor) => {
     zs.push(x.shape[0]!);
     if (x.shape[0]! > 1) throw oom();
     return tf.add(x, tf.scalar(1, 'int32')); // int32 stays int32: a plain cast back to uint8
@@ -213,7 +213,7 @@ test.serial('a real engine OOM (setMemoryLimit) is recovered by splitting', asyn
   // (16 KiB scratch + at most 8 KiB of finished parts held) fits.
   const input = asarray(Uint8Array.from({ length: 8 * 32 * 32 }, (_, i) => i % 251), { shape: [8, 32, 32] });
   const zs: number[] = [];
-  const f = torch({ sliceBySlice: true }, async (s: NDArray) => {
+  const f = torch({ separable: true }, async (s: NDArray) => {
     zs.push(s.shape[0]!);
     const scratch = zeros([s.shape[0]!, 32, 32], { dtype: 'float64', memoryType: 'torch' });
     scratch.dispose();

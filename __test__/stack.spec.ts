@@ -216,9 +216,28 @@ test('cupy without CUDA: stackSlices and unstackSlices throw GpuUnavailableError
   t.throws(() => unstackSlices(f32([1, 2, 3, 4], [1, 2, 2]), 'cupy'), { instanceOf: GpuUnavailableError });
 });
 
-test('processSlices keeps a jax stack jax (read-only input, new output)', async (t) => {
+test('processSlices restacks in the memory type the function returned (arraybridge 0.5), not the input\'s', async (t) => {
   const s = f32([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2], 'jax');
+  // jax slices in, numpy (host) slices out → a numpy stack.
   const out = (await processSlices(s, async (slice: NDArray) => f32([...(await slice.toTypedArray())].map((v) => v - 1), [2, 2]))) as NDArray;
+  t.is(out.memoryType, 'numpy');
+  t.false(out.readonly);
+  t.deepEqual([...(await out.toTypedArray())], [0, 1, 2, 3, 4, 5, 6, 7]);
+});
+
+test('processSlices refuses tuples whose length changes between slices', async (t) => {
+  const s = f32([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2]);
+  let i = 0;
+  const e = await t.throwsAsync(
+    processSlices(s, async (slice: NDArray) => (i++ === 0 ? [slice, 'a'] : [slice, 'a', 'b'])),
+    { instanceOf: InvalidArgumentError },
+  );
+  t.regex(e!.message, /slice 1 returned 3/);
+});
+
+test('processSlices keeps a jax stack jax when the function returns jax slices', async (t) => {
+  const s = f32([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2], 'jax');
+  const out = (await processSlices(s, async (slice: NDArray) => f32([...(await slice.toTypedArray())].map((v) => v - 1), [2, 2], 'jax'))) as NDArray;
   t.is(out.memoryType, 'jax');
   t.true(out.readonly);
   t.deepEqual([...(await out.toTypedArray())], [0, 1, 2, 3, 4, 5, 6, 7]);

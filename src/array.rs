@@ -39,7 +39,11 @@ impl Shared {
 
 #[napi(custom_finalize)]
 pub struct NativeArray {
-  inner: Option<HostArray>,
+  inner: HostArray,
+  /// Set by the first `dispose()`. A flag, not a `take()`, so `dispose` needs only `&self`: napi-rs
+  /// refuses a `&mut` borrow while an async operation on the same handle still holds its `&` borrow,
+  /// and dispose must never throw (the operation keeps its alias and completes).
+  released: std::cell::Cell<bool>,
   shared: Arc<Shared>,
 }
 
@@ -57,7 +61,7 @@ impl NativeArray {
   /// A handle over the storage of an existing handle (a view).
   fn with_shared(a: HostArray, shared: Arc<Shared>) -> NativeArray {
     shared.live.fetch_add(1, Ordering::SeqCst);
-    NativeArray { inner: Some(a), shared }
+    NativeArray { inner: a, released: std::cell::Cell::new(false), shared }
   }
 
   pub fn view(&self, a: HostArray) -> NativeArray {
@@ -65,16 +69,19 @@ impl NativeArray {
   }
 
   pub fn alive(&self) -> SbResult<&HostArray> {
-    let a = self.inner.as_ref().ok_or_else(SbError::disposed)?;
-    if a.storage.is_freed() {
+    let a = &self.inner;
+    if self.released.get() || a.storage.is_freed() {
       return Err(SbError::disposed());
     }
     Ok(a)
   }
 
   /// Drops this handle's hold; the last one frees (explicit) or hands the memory to the GC.
-  fn release(&mut self, env: sys::napi_env, explicit: bool) {
-    let Some(arr) = self.inner.take() else { return };
+  fn release(&self, env: sys::napi_env, explicit: bool) {
+    if self.released.replace(true) {
+      return;
+    }
+    let arr = &self.inner;
     if self.shared.live.fetch_sub(1, Ordering::SeqCst) != 1 {
       return;
     }
@@ -126,7 +133,7 @@ impl NativeArray {
 }
 
 impl ObjectFinalize for NativeArray {
-  fn finalize(mut self, env: Env) -> Result<()> {
+  fn finalize(self, env: Env) -> Result<()> {
     self.release(env.raw(), false);
     Ok(())
   }
@@ -203,7 +210,7 @@ impl NativeArray {
   }
 
   #[napi]
-  pub fn dispose(&mut self, env: Env) {
+  pub fn dispose(&self, env: Env) {
     let _ = catch(|| {
       self.release(env.raw(), true);
       Ok(())

@@ -5,12 +5,13 @@
 //! tasks (`convertAsync`), so the event loop never waits for a copy.
 
 use crate::array::NativeArray;
+use crate::cancel::{cancel_of, CancelToken};
 use crate::devices::topology;
 use crate::errors::guard;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stackbridge_core::conversion::{plan, placement as place, ConversionKind, ConvertOptions, Plan};
-use stackbridge_core::{ops, Device, ErrorCode, HostArray, MemoryType, SbError, SbResult};
+use stackbridge_core::{ops, Cancel, Device, ErrorCode, HostArray, MemoryType, SbError, SbResult};
 use std::time::Instant;
 
 #[napi(object, object_from_js = false)]
@@ -53,13 +54,13 @@ fn copies(kind: ConversionKind, target: Device) -> bool {
 
 /// The copying edges between host-addressable memories: host ↔ OpenCL transfers and OpenCL
 /// device moves. Runs on any thread.
-fn execute_copy(a: &HostArray, target: MemoryType, p: &Plan) -> SbResult<HostArray> {
+fn execute_copy(a: &HostArray, target: MemoryType, p: &Plan, cancel: &Cancel) -> SbResult<HostArray> {
   match (p.source, p.target) {
     (Device::Host | Device::OpenCl(_), Device::Host | Device::OpenCl(_)) => {
       if let Device::OpenCl(n) = p.target {
         stackbridge_opencl::device(n)?.check_alive()?;
       }
-      ops::copy_to(a, p.target, target)
+      ops::copy_to_cancellable(a, p.target, target, cancel)
     }
     _ => Err(
       SbError::gpu_unavailable(format!("no executor for a {} from {} to {}: this build has no CUDA domain", p.kind.name(), p.source, p.target))
@@ -79,7 +80,7 @@ fn execute(src: &NativeArray, a: &HostArray, target: MemoryType, p: &Plan) -> Sb
     (_, Device::Tfjs) => Err(
       SbError::new(ErrorCode::UnsupportedConversion, "tensorflow edges are converted in TypeScript").with("targetType", target.name()),
     ),
-    (kind, dev) if copies(kind, dev) => Ok(Some(NativeArray::fresh(execute_copy(a, target, p)?))),
+    (kind, dev) if copies(kind, dev) => Ok(Some(NativeArray::fresh(execute_copy(a, target, p, &Cancel::none())?))),
     (kind, dev) => Err(
       SbError::gpu_unavailable(format!("no executor for a {} to {dev}: this build has no {} domain", kind.name(), dev))
         .with("device", dev.to_string()),
@@ -125,6 +126,7 @@ pub struct ConvertJob {
   input: HostArray,
   target: MemoryType,
   plan: Plan,
+  cancel: Cancel,
 }
 
 impl Task for ConvertJob {
@@ -133,7 +135,7 @@ impl Task for ConvertJob {
 
   fn compute(&mut self) -> Result<Self::Output> {
     let t0 = Instant::now();
-    guard(|| Ok((execute_copy(&self.input, self.target, &self.plan)?, t0.elapsed().as_secs_f64() * 1e6)))
+    guard(|| Ok((execute_copy(&self.input, self.target, &self.plan, &self.cancel)?, t0.elapsed().as_secs_f64() * 1e6)))
   }
 
   fn resolve(&mut self, _env: Env, (out, micros): Self::Output) -> Result<Conversion> {
@@ -152,7 +154,14 @@ impl Task for ConvertJob {
 /// Converts `array` to `target_type`; edges that copy run on a worker thread, the O(1) ones
 /// (identity, zero-copy) resolve at once.
 #[napi(ts_return_type = "Promise<Conversion>")]
-pub fn convert_async(array: &NativeArray, target_type: String, gpu_id: Option<f64>, allow_cpu_roundtrip: bool, strict_device: bool) -> Result<AsyncTask<ConvertJob>> {
+pub fn convert_async(
+  array: &NativeArray,
+  target_type: String,
+  gpu_id: Option<f64>,
+  allow_cpu_roundtrip: bool,
+  strict_device: bool,
+  cancel: Option<&CancelToken>,
+) -> Result<AsyncTask<ConvertJob>> {
   guard(|| {
     let a = array.alive()?;
     let target = MemoryType::parse(&target_type)?;
@@ -161,7 +170,7 @@ pub fn convert_async(array: &NativeArray, target_type: String, gpu_id: Option<f6
     if !copies(p.kind, p.target) {
       return Err(SbError::invalid(format!("a {} conversion does not copy; use convertSync", p.kind.name())));
     }
-    Ok(AsyncTask::new(ConvertJob { input: a.for_work()?, target, plan: p }))
+    Ok(AsyncTask::new(ConvertJob { input: a.for_work()?, target, plan: p, cancel: cancel_of(cancel) }))
   })
 }
 

@@ -4,6 +4,7 @@
 #![deny(clippy::all)]
 
 mod array;
+mod cancel;
 mod convert;
 mod devices;
 mod dlpack;

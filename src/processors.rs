@@ -3,10 +3,11 @@
 //! errors; the array's device decides).
 
 use crate::array::NativeArray;
+use crate::cancel::{cancel_of, CancelToken};
 use crate::errors::guard;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use stackbridge_core::{Device, HostArray, SbError, SbResult};
+use stackbridge_core::{Cancel, Device, HostArray, SbError, SbResult};
 use stackbridge_kernels::dispatch;
 use std::time::Instant;
 
@@ -36,6 +37,7 @@ pub struct ProcessorJob {
   input: HostArray,
   options: String,
   aux: Option<HostArray>,
+  cancel: Cancel,
 }
 
 impl Task for ProcessorJob {
@@ -47,11 +49,14 @@ impl Task for ProcessorJob {
       let t0 = Instant::now();
       match self.input.device() {
         Device::Host => {
-          let array = dispatch::run_processor(&self.name, &self.input, &self.options, self.aux.as_ref())?;
+          let array = dispatch::run_processor_cancellable(&self.name, &self.input, &self.options, self.aux.as_ref(), &self.cancel)?;
           Ok(Ran { array, device: Device::Host, queue: None, micros: t0.elapsed().as_secs_f64() * 1e6 })
         }
         Device::OpenCl(_) => {
+          // The OpenCL kernels run as one enqueue: the flag is checked before and after it.
+          self.cancel.check()?;
           let r = stackbridge_opencl::dispatch::run_processor(&self.name, &self.input, &self.options, self.aux.as_ref())?;
+          self.cancel.check()?;
           Ok(Ran { array: r.array, device: r.device, queue: Some(r.queue), micros: r.micros })
         }
         _ => Err(unsupported(&self.input, &self.name)),
@@ -64,13 +69,14 @@ impl Task for ProcessorJob {
   }
 }
 
-/// Runs processor `name` on a stack with JSON `options`; `aux` is `applyMask`'s mask.
+/// Runs processor `name` on a stack with JSON `options`; `aux` is `applyMask`'s mask; `cancel`
+/// stops it between slices (it then rejects with `SB_ABORTED`).
 #[napi(ts_return_type = "Promise<ProcessorRun>")]
-pub fn run_processor(name: String, input: &NativeArray, options: String, aux: Option<&NativeArray>) -> Result<AsyncTask<ProcessorJob>> {
+pub fn run_processor(name: String, input: &NativeArray, options: String, aux: Option<&NativeArray>, cancel: Option<&CancelToken>) -> Result<AsyncTask<ProcessorJob>> {
   guard(|| {
     let input = input.alive()?.for_work()?;
     let aux = aux.map(|m| m.alive()?.for_work()).transpose()?;
-    Ok(AsyncTask::new(ProcessorJob { name, input, options, aux }))
+    Ok(AsyncTask::new(ProcessorJob { name, input, options, aux, cancel: cancel_of(cancel) }))
   })
 }
 
@@ -92,6 +98,7 @@ pub struct CountCellsOutput {
 pub struct CountJob {
   input: HostArray,
   options: String,
+  cancel: Cancel,
 }
 
 impl Task for CountJob {
@@ -101,8 +108,13 @@ impl Task for CountJob {
   fn compute(&mut self) -> Result<Self::Output> {
     guard(|| -> SbResult<_> {
       match self.input.device() {
-        Device::Host => dispatch::run_count_cells(&self.input, &self.options).map(|(r, m)| (r, m, None)),
-        Device::OpenCl(_) => stackbridge_opencl::dispatch::run_count_cells(&self.input, &self.options).map(|(r, m, q)| (r, m, Some(q))),
+        Device::Host => dispatch::run_count_cells_cancellable(&self.input, &self.options, &self.cancel).map(|(r, m)| (r, m, None)),
+        Device::OpenCl(_) => {
+          self.cancel.check()?;
+          let r = stackbridge_opencl::dispatch::run_count_cells(&self.input, &self.options).map(|(r, m, q)| (r, m, Some(q)))?;
+          self.cancel.check()?;
+          Ok(r)
+        }
         _ => Err(unsupported(&self.input, "countCellsSingleChannel")),
       }
     })
@@ -115,6 +127,6 @@ impl Task for CountJob {
 
 /// `countCellsSingleChannel` on a stack (host or OpenCL).
 #[napi(ts_return_type = "Promise<CountCellsOutput>")]
-pub fn count_cells(input: &NativeArray, options: String) -> Result<AsyncTask<CountJob>> {
-  guard(|| Ok(AsyncTask::new(CountJob { input: input.alive()?.for_work()?, options })))
+pub fn count_cells(input: &NativeArray, options: String, cancel: Option<&CancelToken>) -> Result<AsyncTask<CountJob>> {
+  guard(|| Ok(AsyncTask::new(CountJob { input: input.alive()?.for_work()?, options, cancel: cancel_of(cancel) })))
 }

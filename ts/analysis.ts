@@ -3,17 +3,19 @@
  * writers of its JSON summary and CSV details in OpenHCS's format.
  * `import { countCellsSingleChannel, writeCellCounts } from 'stackbridge/analysis'`.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { numpy, pyclesperanto } from './decorators.js';
 import { InvalidArgumentError } from './errors.js';
 import type { NDArray } from './ndarray.js';
+import type { OperationOptions } from './processors/options.js';
 import { runCount, named, type ProcessorInput } from './processors/host.js';
 
 export type DetectionMethod = 'blob_log' | 'blob_dog' | 'watershed' | 'threshold';
 export type ThresholdMethod = 'otsu' | 'li';
 
 /** Options of `countCellsSingleChannel`, defaults as OpenHCS. */
-export interface CountCellsOptions {
+export interface CountCellsOptions extends OperationOptions {
   /** Default `'blob_log'`. */
   detectionMethod?: DetectionMethod;
   /** Blob methods: smallest and largest sigma in pixels (defaults 1 and 10). */
@@ -156,6 +158,8 @@ export function cellCountsCsv(results: readonly CellCountResult[]): string {
 export async function writeCellCounts(results: readonly CellCountResult[], basePath: string): Promise<string[]> {
   if (typeof basePath !== 'string' || basePath === '') throw new InvalidArgumentError('writeCellCounts needs a base path');
   const jsonPath = `${basePath}.json`;
+  // The README's own example writes into `out/`: a missing folder is created, not an ENOENT.
+  await mkdir(dirname(jsonPath), { recursive: true });
   await writeFile(jsonPath, cellCountsJson(results));
   if (!results.some((r) => r.cellCount > 0)) return [jsonPath];
   const csvPath = `${basePath}_details.csv`;

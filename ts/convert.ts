@@ -12,9 +12,10 @@ import {
   native,
   nativeAsync,
 } from './errors.js';
+import { cancellable, checkSignal, effectiveSignal, throwIfAborted } from './cancel.js';
 import { addon } from './native.js';
-import { asarray, checkMemoryType, describe, handleOf, isNDArray, wrap, type NDArray } from './ndarray.js';
-import { copy } from './ops.js';
+import { asarray, checkMemoryType, describe, handleOf, isNDArray, optionsObject, wrap, type NDArray } from './ndarray.js';
+import { astype, copy } from './ops.js';
 import { recordConversion } from './trace.js';
 import { isTensor, requireTf, type Tensor } from './tfjs.js';
 import { MemoryType, type ConversionKind, type Dtype, type MemoryTypeName } from './types.js';
@@ -29,6 +30,8 @@ export interface ConvertOptions {
   allowCpuRoundtrip?: boolean;
   /** Throw `DeviceMismatchError` instead of moving data that is on another device of the domain. */
   strictDevice?: boolean;
+  /** Aborts a conversion that copies (between 16 MiB tiles): it rejects with `AbortError`. */
+  signal?: AbortSignal;
 }
 
 /** The result type of converting to `T`. */
@@ -125,6 +128,8 @@ export async function convertMemory(data: unknown, options: ConvertOptions): Pro
   const gpuId = checkGpuId(options.gpuId);
   const allow = options.allowCpuRoundtrip === true;
   const strict = options.strictDevice === true;
+  const signal = checkSignal(options.signal, 'convertMemory');
+  throwIfAborted(effectiveSignal(signal));
   const t0 = performance.now();
 
   if (source === 'tensorflow' && target === 'tensorflow') {
@@ -135,7 +140,7 @@ export async function convertMemory(data: unknown, options: ConvertOptions): Pro
   if (target === 'tensorflow') return toTensor(data as NDArray, gpuId, allow, t0);
 
   const arr = data as NDArray;
-  const { array, c } = await convertEngine(arr, target, gpuId, allow, strict);
+  const { array, c } = await convertEngine(arr, target, gpuId, allow, strict, signal);
   recordConversion({ from: source, to: target, kind: c.kind as ConversionKind, bytes: c.bytes, ms: c.micros / 1000, sourceDevice: c.sourceDevice, targetDevice: c.targetDevice });
   return array;
 }
@@ -144,10 +149,12 @@ export async function convertMemory(data: unknown, options: ConvertOptions): Pro
  * An engine array to another engine kind, unrecorded: O(1) edges complete in the first call; an
  * edge that copies comes back deferred and runs on a worker thread.
  */
-async function convertEngine(arr: NDArray, target: MemoryTypeName, gpuId: number | undefined, allow: boolean, strict: boolean) {
+async function convertEngine(arr: NDArray, target: MemoryTypeName, gpuId: number | undefined, allow: boolean, strict: boolean, signal?: AbortSignal) {
   const h = handleOf(arr);
   let c = native(() => addon.convertSync(h, target, gpuId ?? null, allow, strict, true));
-  if (c.deferred) c = await nativeAsync(() => addon.convertAsync(h, target, gpuId ?? null, allow, strict));
+  if (c.deferred) {
+    c = await cancellable('convertMemory', signal, (token) => nativeAsync(() => addon.convertAsync(h, target, gpuId ?? null, allow, strict, token)));
+  }
   return { array: c.array == null ? arr : wrap(c.array), c };
 }
 
@@ -194,24 +201,42 @@ async function toTensor(arr: NDArray, gpuId: number | undefined, allow: boolean,
     tensor = tf.tensor(holder.data, shape, dtype);
     holders.set(tensor, holder);
     kind = 'zero-copy';
+  } else if (dtype === 'float32' || dtype === 'int32') {
+    tensor = tf.tensor(await host.toTypedArray(), shape, dtype);
+    if (kind === 'zero-copy') kind = 'transfer';
   } else {
-    const values = await host.toTypedArray();
-    if (dtype === 'float32' || dtype === 'int32') {
-      tensor = tf.tensor(values, shape, dtype);
-    } else if (dtype === 'float64') {
-      // float64 → float32 is not exact, so keep the original values for the way back (tensors are
-      // immutable: this tensor always stands for exactly them).
-      tensor = tf.tensor(Float32Array.from(values as Float64Array), shape, 'float32');
-      originals.set(tensor, { dtype, exact: asarray(values as Float64Array, { shape }) });
-    } else {
-      tensor = tf.tensor(Int32Array.from(values), shape, 'int32'); // uint8/uint16/int16 fit exactly
-      originals.set(tensor, { dtype });
-    }
+    // Widening runs in Rust on a worker thread (an Int32Array.from of 64 MiB blocks the event loop
+    // for ~100 ms). uint8/uint16/int16 fit int32 exactly; float64 → float32 is not exact, so the
+    // original values are kept for the way back (tensors are immutable: this tensor always stands
+    // for exactly them).
+    const wide = await astype(host, dtype === 'float64' ? 'float32' : 'int32');
+    tensor = await tensorOwning(wide, shape);
+    originals.set(tensor, { dtype, exact: dtype === 'float64' ? await copy(host) : undefined });
     if (kind === 'zero-copy') kind = 'transfer';
   }
   if (host !== arr) host.dispose();
   record(from, 'tensorflow', kind, tensor, t0, arr.device, 'tfjs');
   return tensor;
+}
+
+/**
+ * A tensor of `wide`'s values (float32 or int32), which it takes over: on tfjs's cpu backend the
+ * tensor keeps the TypedArray it is given, so it views `wide`'s memory and holds it; elsewhere the
+ * values are copied out (on a worker thread) and `wide` is released.
+ */
+async function tensorOwning(wide: NDArray, shape: number[]): Promise<Tensor> {
+  const tf = requireTf();
+  const dtype = wide.dtype as 'float32' | 'int32';
+  if (tf.getBackend() === 'cpu') {
+    const tensor = tf.tensor(wide.data, shape, dtype);
+    holders.set(tensor, wide);
+    return tensor;
+  }
+  try {
+    return tf.tensor(await wide.toTypedArray(), shape, dtype);
+  } finally {
+    wide.dispose();
+  }
 }
 
 /** tf.Tensor → an engine memory type (a `dataSync` copy to the host, then the Rust matrix). */
@@ -280,28 +305,29 @@ export class MemoryWrapper<T = NDArray | Tensor> {
     return detectMemoryType(data);
   }
 
-  private async to<U>(targetType: MemoryTypeName, opts: { allowCpuRoundtrip?: boolean; gpuId?: number }): Promise<MemoryWrapper<U>> {
+  private async to<U>(targetType: MemoryTypeName, opts: { allowCpuRoundtrip?: boolean; gpuId?: number } | undefined): Promise<MemoryWrapper<U>> {
+    opts = optionsObject(opts, `MemoryWrapper.to${targetType}`);
     const gpuId = opts.gpuId ?? this.gpuId;
     const out = await convertMemory(this.data as unknown, { targetType, gpuId, allowCpuRoundtrip: opts.allowCpuRoundtrip });
     return new MemoryWrapper<U>(out as U, targetType, gpuId);
   }
 
-  toNumpy(opts: { allowCpuRoundtrip?: boolean } = {}): Promise<MemoryWrapper<NDArray>> {
+  toNumpy(opts?: { allowCpuRoundtrip?: boolean }): Promise<MemoryWrapper<NDArray>> {
     return this.to('numpy', opts);
   }
-  toCupy(opts: { allowCpuRoundtrip?: boolean; gpuId?: number } = {}): Promise<MemoryWrapper<NDArray>> {
+  toCupy(opts?: { allowCpuRoundtrip?: boolean; gpuId?: number }): Promise<MemoryWrapper<NDArray>> {
     return this.to('cupy', opts);
   }
-  toTorch(opts: { allowCpuRoundtrip?: boolean; gpuId?: number } = {}): Promise<MemoryWrapper<NDArray>> {
+  toTorch(opts?: { allowCpuRoundtrip?: boolean; gpuId?: number }): Promise<MemoryWrapper<NDArray>> {
     return this.to('torch', opts);
   }
-  toJax(opts: { allowCpuRoundtrip?: boolean; gpuId?: number } = {}): Promise<MemoryWrapper<NDArray>> {
+  toJax(opts?: { allowCpuRoundtrip?: boolean; gpuId?: number }): Promise<MemoryWrapper<NDArray>> {
     return this.to('jax', opts);
   }
-  toPyclesperanto(opts: { allowCpuRoundtrip?: boolean; gpuId?: number } = {}): Promise<MemoryWrapper<NDArray>> {
+  toPyclesperanto(opts?: { allowCpuRoundtrip?: boolean; gpuId?: number }): Promise<MemoryWrapper<NDArray>> {
     return this.to('pyclesperanto', opts);
   }
-  toTensorflow(opts: { allowCpuRoundtrip?: boolean } = {}): Promise<MemoryWrapper<Tensor>> {
+  toTensorflow(opts?: { allowCpuRoundtrip?: boolean }): Promise<MemoryWrapper<Tensor>> {
     return this.to('tensorflow', opts);
   }
 }

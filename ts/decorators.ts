@@ -11,9 +11,10 @@
 import type { Tensor } from './tfjs.js';
 import { checkGpuId, convertMemory, dtypeOf, shapeOf } from './convert.js';
 import { applyDtypeConversion, checkDtypeConversion } from './dtypePolicy.js';
-import { DimensionError, InvalidArgumentError, UnknownMemoryTypeError } from './errors.js';
+import { effectiveSignal, throwIfAborted, withOperationContext } from './cancel.js';
+import { asOutOfMemory, ContractError, DimensionError, InvalidArgumentError, UnknownMemoryTypeError } from './errors.js';
 import { checkMemoryType, describe, isNDArray, show, type NDArray } from './ndarray.js';
-import { runWithOomRecovery, type Outcome, type SplittableStack } from './oom.js';
+import { runPerSlice, runWithOomRecovery, type Outcome, type SplittableStack } from './oom.js';
 import { isTensor } from './tfjs.js';
 import { DtypeConversion, GPU_MEMORY_TYPES, type ConcreteMemoryType, type MemoryType, type MemoryTypeName } from './types.js';
 
@@ -33,14 +34,34 @@ export interface MemoryTypeOptions {
   gpuId?: number;
   /** Recover from `OutOfMemoryError` (default: true when the input type is a GPU kind). */
   oomRecovery?: boolean;
-  /** The function is separable along Z: OOM recovery may split the stack (default false). */
+  /**
+   * OpenHCS's `slice_by_slice`: the function is called once per Z slice (each a `[1, Y, X]` view)
+   * and the results are restacked (default false). Implies `separable`. May also be given per call
+   * in the function's options object.
+   */
   sliceBySlice?: boolean;
+  /** The function is separable along Z: OOM recovery may split the stack (default false; processors set it). */
+  separable?: boolean;
+  /**
+   * A check of the output (the stack as the caller gets it, and the special outputs): returning
+   * `false` or throwing rejects the call with `ContractError`.
+   */
+  contract?: ContractCheck;
   /** The result dtype policy (default `PRESERVE_INPUT`). */
   dtypeConversion?: DtypeConversion | `${DtypeConversion}`;
   /** Throw `DeviceMismatchError` instead of moving an input that is on another device (default false). */
   strictDevice?: boolean;
   /** Allow conversions through host memory between device domains (default false). */
   allowCpuRoundtrip?: boolean;
+}
+
+/** A decorated function's output contract (arraybridge's `contract`). */
+export type ContractCheck = (result: Stack, specialOutputs: readonly unknown[]) => boolean | void | Promise<boolean | void>;
+
+/** Options a decorated function also takes per call, in its options object (OpenHCS's keyword arguments). */
+export interface PerCallOptions {
+  dtypeConversion?: DtypeConversion | `${DtypeConversion}`;
+  sliceBySlice?: boolean;
 }
 
 /** `memoryTypes` options: both types are required. */
@@ -59,6 +80,8 @@ export type ResolvedMemoryTypeOptions = {
   readonly gpuId: number | undefined;
   readonly oomRecovery: boolean;
   readonly sliceBySlice: boolean;
+  readonly separable: boolean;
+  readonly contract: ContractCheck | undefined;
   readonly dtypeConversion: DtypeConversion;
   readonly strictDevice: boolean;
   readonly allowCpuRoundtrip: boolean;
@@ -68,8 +91,10 @@ export type ResolvedMemoryTypeOptions = {
 export interface DecoratedMetadata {
   readonly inputMemoryType: MemoryTypeName;
   readonly outputMemoryType: MemoryTypeName;
+  /** The decorator's own kind (`torch` for `@torch({ inputType: 'numpy' })`); `memoryTypes`: the input type. */
+  readonly executionMemoryType: MemoryTypeName;
   readonly options: ResolvedMemoryTypeOptions;
-  /** Whether the function is separable along Z (`sliceBySlice`). */
+  /** Whether OOM recovery may split the stack along Z (`separable` or `sliceBySlice`). */
   readonly separable: boolean;
   /** The undecorated function. */
   readonly originalFunction: (...args: any[]) => unknown;
@@ -89,7 +114,13 @@ export interface DecoratedFunction<Args extends unknown[] = unknown[], R = unkno
 /** A function a decorator accepts: a stack first, anything after. */
 export type StackFunction = (stack: any, ...args: any[]) => unknown;
 
-type RestArgs<F> = F extends (stack: any, ...args: infer A) => unknown ? A : never;
+/** The arguments after the stack, the options object widened by the per-call options (or given them). */
+type WithPerCall<A extends unknown[]> = A extends []
+  ? [options?: PerCallOptions]
+  : A extends [infer O, ...infer R]
+    ? [O extends object ? O & PerCallOptions : O, ...R]
+    : A;
+type RestArgs<F> = F extends (stack: any, ...args: infer A) => unknown ? WithPerCall<A> : never;
 type StackOf<O> = O extends 'tensorflow' | MemoryType.TENSORFLOW ? Tensor : NDArray;
 /** The type a decorated call resolves to: the stack converted to `O`, tuple tails unchanged. */
 export type DecoratedResult<R, O> = R extends readonly unknown[]
@@ -122,6 +153,8 @@ const OPTION_KEYS = new Set([
   'gpuId',
   'oomRecovery',
   'sliceBySlice',
+  'separable',
+  'contract',
   'dtypeConversion',
   'strictDevice',
   'allowCpuRoundtrip',
@@ -160,10 +193,55 @@ function resolveOptions(options: unknown, own: MemoryTypeName | undefined): Reso
     // The function runs in its input type, so that is what decides whether it lives on a GPU.
     oomRecovery: checkBoolean('oomRecovery', o.oomRecovery, GPU_MEMORY_TYPES.includes(inputType)),
     sliceBySlice: checkBoolean('sliceBySlice', o.sliceBySlice, false),
+    separable: checkBoolean('separable', o.separable, false),
+    contract: checkContract(o.contract),
     dtypeConversion: o.dtypeConversion === undefined ? DtypeConversion.PRESERVE_INPUT : checkDtypeConversion(o.dtypeConversion),
     strictDevice: checkBoolean('strictDevice', o.strictDevice, false),
     allowCpuRoundtrip: checkBoolean('allowCpuRoundtrip', o.allowCpuRoundtrip, false),
   });
+}
+
+function checkContract(c: unknown): ContractCheck | undefined {
+  if (c === undefined) return undefined;
+  if (typeof c !== 'function') throw new InvalidArgumentError(`option contract must be a function, got ${describe(c)}`, { option: 'contract' });
+  return c as ContractCheck;
+}
+
+/** A plain options object (not an array, stack or class instance): where per-call options may sit. */
+function isOptionsObject(x: unknown): x is Record<string, unknown> {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Takes the per-call options (`dtypeConversion`, `sliceBySlice`) out of the options object (the
+ * first argument after the stack), so the function never sees them; they override the decorator's
+ * defaults for this call. The caller's object is not modified. `signal` stays for the function and
+ * is returned too: it becomes the ambient signal of the engine operations inside the call.
+ */
+function takeCallOptions(opts: ResolvedMemoryTypeOptions, rest: unknown[]) {
+  const first = rest[0];
+  const call = { rest, dtypeConversion: opts.dtypeConversion, sliceBySlice: opts.sliceBySlice, signal: undefined as AbortSignal | undefined };
+  if (!isOptionsObject(first)) return call;
+  if (first.signal instanceof AbortSignal) call.signal = first.signal;
+  if (!('dtypeConversion' in first) && !('sliceBySlice' in first)) return call;
+  const { dtypeConversion, sliceBySlice, ...own } = first;
+  if (dtypeConversion !== undefined) call.dtypeConversion = checkDtypeConversion(dtypeConversion);
+  call.sliceBySlice = checkBoolean('sliceBySlice', sliceBySlice, opts.sliceBySlice);
+  call.rest = [own, ...rest.slice(1)];
+  return call;
+}
+
+async function enforceContract(contract: ContractCheck, result: unknown, special: readonly unknown[], fnName: string): Promise<void> {
+  const what = `${fnName || 'decorated function'}: the output failed its contract`;
+  let ok: boolean | void;
+  try {
+    ok = await contract(result as Stack, special);
+  } catch (e) {
+    throw new ContractError(`${what}: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+  }
+  if (ok === false) throw new ContractError(what);
 }
 
 function check3D(x: unknown, what: string, fnName: string): void {
@@ -204,30 +282,47 @@ async function execute(
   opts: ResolvedMemoryTypeOptions,
   fnName: string,
   stack: unknown,
-  rest: unknown[],
+  given: unknown[],
 ): Promise<unknown> {
+  const call = takeCallOptions(opts, given);
+  const rest = call.rest;
+  const signal = effectiveSignal(call.signal);
+  throwIfAborted(signal);
   const convert = (x: unknown, targetType: MemoryTypeName) =>
-    convertMemory(x, { targetType, gpuId: opts.gpuId, allowCpuRoundtrip: opts.allowCpuRoundtrip, strictDevice: opts.strictDevice });
+    convertMemory(x, { targetType, gpuId: opts.gpuId, allowCpuRoundtrip: opts.allowCpuRoundtrip, strictDevice: opts.strictDevice, signal });
   // Arrays this call made; the ones not handed back are disposed at the end, whatever happens.
   const made = new Set<unknown>();
-  const keep = new Set<unknown>([stack, ...rest]);
+  const keep = new Set<unknown>([stack, ...given]);
   try {
     const input = (await convert(stack, opts.inputType)) as SplittableStack;
     if (input !== stack) made.add(input);
     check3D(input, 'the input', fnName);
     const inputDtype = dtypeOf(stack);
 
-    const call = async (part: SplittableStack) => toOutcome(await fn.call(self, part, ...rest), fnName);
-    const outcome = opts.oomRecovery
-      ? await runWithOomRecovery(call, input, { separable: opts.sliceBySlice, device: isNDArray(input) ? input.device : undefined })
-      : await call(input);
+    const once = async (part: SplittableStack) => {
+      let r: unknown;
+      try {
+        r = await fn.call(self, part, ...rest);
+      } catch (e) {
+        // Another library's OOM (CUDA, TF, OpenCL, onnxruntime) is recovered from like ours.
+        throw asOutOfMemory(e) ?? e;
+      }
+      return toOutcome(r, fnName);
+    };
+    const device = isNDArray(input) ? input.device : undefined;
+    // Called per slice, a part is one slice already: nothing is left to split.
+    const separable = (opts.separable || opts.sliceBySlice) && !call.sliceBySlice;
+    const guarded = opts.oomRecovery ? (part: SplittableStack) => runWithOomRecovery(once, part, { separable, device }) : once;
+    const outcome = call.sliceBySlice ? await runPerSlice(guarded, input, signal) : await guarded(input);
     for (const s of outcome.special ?? []) keep.add(s);
 
     let result: unknown = outcome.stack;
     made.add(result);
-    result = await applyDtypeConversion(result, opts.dtypeConversion, inputDtype);
+    result = await applyDtypeConversion(result, call.dtypeConversion, inputDtype);
     made.add(result);
     result = await convert(result, opts.outputType);
+    made.add(result);
+    if (opts.contract) await enforceContract(opts.contract, result, outcome.special ?? [], fnName);
     keep.add(result);
     return outcome.special ? [result, ...outcome.special] : result;
   } finally {
@@ -236,19 +331,22 @@ async function execute(
 }
 
 /** Wraps `fn`; `fnName` is what the wrapper's `name` and error messages say. */
-function decorate(fn: unknown, opts: ResolvedMemoryTypeOptions, fnName: string): DecoratedFunction<any[], unknown> {
+function decorate(fn: unknown, opts: ResolvedMemoryTypeOptions, fnName: string, own: MemoryTypeName | undefined): DecoratedFunction<any[], unknown> {
   if (typeof fn !== 'function') throw new InvalidArgumentError(`a decorator needs a function, got ${describe(fn)}`);
   const original = fn as StackFunction;
   // A `function`, not an arrow: as a method it must see the instance as `this`.
   const wrapped = async function (this: unknown, stack: unknown, ...rest: unknown[]) {
-    return execute(original, this, opts, fnName, stack, rest);
+    const signal = isOptionsObject(rest[0]) && rest[0].signal instanceof AbortSignal ? rest[0].signal : undefined;
+    // A signal given to this call reaches every engine operation inside it (conversions, kernels).
+    return signal ? withOperationContext({ signal }, () => execute(original, this, opts, fnName, stack, rest)) : execute(original, this, opts, fnName, stack, rest);
   };
   Object.defineProperties(wrapped, {
     name: { value: fnName, configurable: true },
     inputMemoryType: { value: opts.inputType, enumerable: true },
     outputMemoryType: { value: opts.outputType, enumerable: true },
+    executionMemoryType: { value: own ?? opts.inputType, enumerable: true },
     options: { value: opts, enumerable: true },
-    separable: { value: opts.sliceBySlice, enumerable: true },
+    separable: { value: opts.separable || opts.sliceBySlice, enumerable: true },
     originalFunction: { value: original, enumerable: true },
   });
   return wrapped as unknown as DecoratedFunction<any[], unknown>;
@@ -258,13 +356,13 @@ function isMethodContext(x: unknown): x is ClassMethodDecoratorContext {
   return x !== null && typeof x === 'object' && typeof (x as { kind?: unknown }).kind === 'string' && 'name' in x;
 }
 
-function methodDecorator(opts: ResolvedMemoryTypeOptions) {
+function methodDecorator(opts: ResolvedMemoryTypeOptions, own: MemoryTypeName | undefined) {
   return (method: unknown, context: unknown) => {
     if (!isMethodContext(context) || context.kind !== 'method') {
       const kind = isMethodContext(context) ? context.kind : describe(context);
       throw new InvalidArgumentError(`memory-type decorators apply to methods (or wrap functions), not to a ${kind}`);
     }
-    return decorate(method, opts, String(context.name));
+    return decorate(method, opts, String(context.name), own);
   };
 }
 
@@ -273,16 +371,16 @@ function makeDecorator(own: MemoryTypeName | undefined) {
   return function decorator(...args: unknown[]): unknown {
     // `@numpy` without parentheses reaches here as (method, context): accept it too.
     if (args.length === 2 && typeof args[0] === 'function' && isMethodContext(args[1])) {
-      return methodDecorator(resolveOptions(undefined, own))(args[0], args[1]);
+      return methodDecorator(resolveOptions(undefined, own), own)(args[0], args[1]);
     }
     if (args.length === 1 && typeof args[0] === 'function') {
-      return decorate(args[0], resolveOptions(undefined, own), args[0].name);
+      return decorate(args[0], resolveOptions(undefined, own), args[0].name, own);
     }
     if (args.length >= 2) {
       const opts = resolveOptions(args[0], own);
-      return decorate(args[1], opts, typeof args[1] === 'function' ? args[1].name : '');
+      return decorate(args[1], opts, typeof args[1] === 'function' ? args[1].name : '', own);
     }
-    return methodDecorator(resolveOptions(args[0], own));
+    return methodDecorator(resolveOptions(args[0], own), own);
   };
 }
 

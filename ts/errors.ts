@@ -107,6 +107,21 @@ export class PipelineError extends StackbridgeError {
     return this.details.stepIndex as number | undefined;
   }
 }
+/** A decorated function's output failed its `contract` (DESIGN §4). */
+export class ContractError extends StackbridgeError {
+  override readonly code: string = 'SB_CONTRACT';
+}
+/**
+ * An operation stopped because its `signal` was aborted (DESIGN §4). `name` is `'AbortError'`, as
+ * the DOM's, so code that checks `e.name === 'AbortError'` keeps working; `cause` is the signal's reason.
+ */
+export class AbortError extends StackbridgeError {
+  override readonly code: string = 'SB_ABORTED';
+  constructor(message = 'The operation was aborted', details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, details, options);
+    this.name = 'AbortError';
+  }
+}
 /** A panic caught at the binding boundary: a bug in stackbridge, never the caller's fault. */
 export class InternalError extends StackbridgeError {
   override readonly code: string = 'SB_INTERNAL';
@@ -134,6 +149,8 @@ export const ERROR_CLASSES: Readonly<Record<string, ErrorClass>> = {
   SB_KERNEL_COMPILE: KernelCompileError,
   SB_DISPOSED: DisposedError,
   SB_PIPELINE: PipelineError,
+  SB_CONTRACT: ContractError,
+  SB_ABORTED: AbortError,
   SB_INTERNAL: InternalError,
 };
 
@@ -184,7 +201,27 @@ export async function nativeAsync<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Whether `e` is an out-of-memory error from any source (engine, user code). */
-export function isOutOfMemory(e: unknown): e is OutOfMemoryError {
-  return e instanceof OutOfMemoryError;
+/**
+ * The messages other libraries' out-of-memory errors carry (DESIGN §4): CUDA / PyTorch ("CUDA out of
+ * memory", cudaErrorMemoryAllocation's "out of memory"), TensorFlow ("OOM when allocating",
+ * RESOURCE_EXHAUSTED), OpenCL status names, onnxruntime ("Failed to allocate memory").
+ */
+const FOREIGN_OOM = /out of memory|OOM when allocating|RESOURCE_EXHAUSTED|CL_MEM_OBJECT_ALLOCATION_FAILURE|CL_OUT_OF_RESOURCES|Failed to allocate memory/i;
+
+/**
+ * `e` as an `OutOfMemoryError`: itself when it is one, a new one (with `e` as `cause`) when it is
+ * another library's out-of-memory error recognised by its message, else `undefined`.
+ */
+export function asOutOfMemory(e: unknown): OutOfMemoryError | undefined {
+  if (e instanceof OutOfMemoryError) return e;
+  if (e instanceof StackbridgeError) return undefined; // ours carry their class; a message never re-types them
+  const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : undefined;
+  if (msg === undefined || !FOREIGN_OOM.test(msg)) return undefined;
+  const name = e instanceof Error ? e.name : 'Error';
+  return new OutOfMemoryError(`out of memory (${name} from a library inside the function): ${msg}`, { foreign: true }, { cause: e });
+}
+
+/** Whether `e` is an out-of-memory error from any source (engine, user code, other libraries). */
+export function isOutOfMemory(e: unknown): boolean {
+  return asOutOfMemory(e) !== undefined;
 }

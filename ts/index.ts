@@ -9,19 +9,22 @@ export type { AsArrayOptions, ZerosOptions } from './ndarray.js';
 export { convertMemory, convertMemorySync, detectMemoryType, planConversion, MemoryWrapper } from './convert.js';
 export type { ConvertOptions, Converted } from './convert.js';
 export type { Tensor, TensorLike, TensorDtype } from './tfjs.js';
+// The seed's explicit converters: convertNumpyToTorch, convertCupyToTorch, … (all 30 ordered pairs).
+export * from './converters.js';
 export { astype, scaleToDtype, concatZ, copy } from './ops.js';
 export { numpy, cupy, torch, tensorflow, jax, pyclesperanto, memoryTypes } from './decorators.js';
-export type { MemoryTypeOptions, MemoryTypesOptions, DecoratedFunction, DecoratedMetadata, ResolvedMemoryTypeOptions } from './decorators.js';
+export type { MemoryTypeOptions, MemoryTypesOptions, DecoratedFunction, DecoratedMetadata, ResolvedMemoryTypeOptions, ContractCheck, PerCallOptions } from './decorators.js';
 export { stackSlices, unstackSlices, processSlices } from './stack.js';
 export { FunctionStep, Pipeline } from './pipeline.js';
 export type { PipelinePlan, PipelineRunOptions, PipelineResult, PipelineTrace, StepTrace, StepPlan, PipelineProgress } from './pipeline.js';
 export { registerFunction, getFunction, listFunctions, unregisterFunction } from './registry.js';
 export { devices, memoryInfo, emptyCache, setMemoryLimit, openclQueues, cudaRuntime } from './devices.js';
 export type { DeviceInfo, MemoryInfo, QueueInfo, CudaRuntime } from './devices.js';
-export { TraceCollector, withTrace } from './trace.js';
+export { TraceCollector, withTrace, ConversionCounters, conversionCounters, resetConversionCounters } from './trace.js';
 export { toDlpack, fromDlpack } from './dlpack.js';
 export type { DlpackCapsule, DlpackMemoryType } from './dlpack.js';
-export type { ConversionRecord, RecoveryRecord, KernelRecord } from './trace.js';
+export type { OperationProgress } from './cancel.js';
+export type { ConversionRecord, RecoveryRecord, KernelRecord, ConversionTotals, ConversionCountersJSON } from './trace.js';
 export {
   StackbridgeError,
   MemoryConversionError,
@@ -41,5 +44,7 @@ export {
   KernelCompileError,
   DisposedError,
   PipelineError,
+  ContractError,
+  AbortError,
   InternalError,
 } from './errors.js';

@@ -34,6 +34,13 @@ export interface NativeArray {
   sharesMemoryWith(other: NativeArray): boolean;
 }
 
+/** Cancellation flag and progress counters of one operation (`src/cancel.rs`). */
+export interface NativeCancelToken {
+  cancel(): void;
+  readonly done: number;
+  readonly total: number;
+}
+
 export interface NativeConversion {
   array: NativeArray;
   kind: string;
@@ -71,11 +78,12 @@ export interface NativeQueueInfo {
 
 export interface NativeModule {
   NativeArray: { prototype: NativeArray };
+  CancelToken: new () => NativeCancelToken;
   asarray(data: AnyTypedArray | number[], shape: number[], dtype: string | null, memoryType: string): NativeArray;
   zeros(shape: number[], dtype: string, memoryType: string): NativeArray;
   convertSync(array: NativeArray, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean, deferCopy?: boolean): NativeConversion;
   /** The conversions that copy (transfer, device-move), on a worker thread. */
-  convertAsync(array: NativeArray, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): Promise<NativeConversion>;
+  convertAsync(array: NativeArray, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean, cancel?: NativeCancelToken | null): Promise<NativeConversion>;
   planConversion(sourceType: string, sourceDevice: string, targetType: string, gpuId: number | null, allowCpuRoundtrip: boolean, strictDevice: boolean): NativePlan;
   astype(array: NativeArray, dtype: string): Promise<NativeArray>;
   scaleToDtype(array: NativeArray, dtype: string): Promise<NativeArray>;
@@ -94,11 +102,11 @@ export interface NativeModule {
   placement(memoryType: string, gpuId: number | null): string;
   errorCodes(): string[];
   /** Runs a processor (DESIGN §7) with JSON options on the input's device; `aux` is applyMask's mask. */
-  runProcessor(name: string, input: NativeArray, options: string, aux: NativeArray | null): Promise<NativeProcessorRun>;
+  runProcessor(name: string, input: NativeArray, options: string, aux: NativeArray | null, cancel?: NativeCancelToken | null): Promise<NativeProcessorRun>;
   /** Processor names and whether each is separable along Z. */
   processorNames(): [string, boolean][];
   /** countCellsSingleChannel: the per-slice results as JSON and the optional int32 masks. */
-  countCells(input: NativeArray, options: string): Promise<{ results: string; masks?: NativeArray | null; device: string; queue?: number | null }>;
+  countCells(input: NativeArray, options: string, cancel?: NativeCancelToken | null): Promise<{ results: string; masks?: NativeArray | null; device: string; queue?: number | null }>;
   /** The command queues created on an OpenCL device. */
   openclQueues(device: string): NativeQueueInfo[];
   /** Test hook: panics inside the binding, to prove panics become `InternalError`. */

@@ -148,6 +148,18 @@ export function show(x: unknown): string {
   }
 }
 
+/**
+ * An options argument: `undefined` → `{}`; anything but a plain object (null, a number, an array)
+ * → `InvalidArgumentError` naming `what`, instead of a TypeError on the first property read.
+ */
+export function optionsObject<O extends object>(options: O | undefined, what: string): O {
+  if (options === undefined) return {} as O;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidArgumentError(`${what}: options must be an object, got ${describe(options)}`);
+  }
+  return options;
+}
+
 export function checkDtype(dtype: unknown): Dtype {
   if (typeof dtype !== 'string' || !(DTYPES as readonly string[]).includes(dtype)) {
     throw new DtypeError(`unsupported dtype ${show(dtype)}; expected one of ${DTYPES.join(', ')}`, { dtype: show(dtype) });
@@ -226,8 +238,9 @@ export interface ZerosOptions<D extends Dtype> {
 }
 
 /** A host `NDArray` of zeros (float64 unless `dtype` is given). */
-export function zeros<D extends Dtype = 'float64'>(shape: readonly number[], options: ZerosOptions<D> = {}): NDArray<D> {
+export function zeros<D extends Dtype = 'float64'>(shape: readonly number[], options?: ZerosOptions<D>): NDArray<D> {
   const s = checkShape(shape);
+  options = optionsObject(options, 'zeros');
   const dtype = options.dtype === undefined ? 'float64' : checkDtype(options.dtype);
   const memoryType = options.memoryType === undefined ? 'numpy' : checkMemoryType(options.memoryType);
   return wrap<D>(native(() => addon.zeros(s, dtype, memoryType)));

@@ -6,6 +6,7 @@
  * Why here and not in Rust: the thing being retried is a user's JS function, and an
  * `OutOfMemoryError` can come from the engine or be thrown by that function itself.
  */
+import { throwIfAborted } from './cancel.js';
 import { convertMemory } from './convert.js';
 import { emptyCache } from './devices.js';
 import { InvalidArgumentError, OutOfMemoryError } from './errors.js';
@@ -97,13 +98,30 @@ async function attempt<S extends SplittableStack>(
 
   recordRecovery({ action: 'split-z', attempt: depth + 1, device, zRange: [z0, z0 + z], message: err.message });
   const mid = Math.floor(z / 2);
+  return runOnParts(input, [[0, mid], [mid, z]], async (view, start) =>
+    offDevice(await attempt(run, view, options, depth + 1, z0 + start), view, input),
+  );
+}
+
+/**
+ * Runs `runPart` on views of `input` over `ranges` of Z in order (`before` first each time) and
+ * joins the parts. Views are disposed after use unless a part returned its view as its stack;
+ * part stacks are disposed once joined. `input` itself is never disposed.
+ */
+async function runOnParts<S extends SplittableStack>(
+  input: S,
+  ranges: readonly (readonly [number, number])[],
+  runPart: (view: S, start: number) => Promise<Outcome<S>>,
+  before?: () => void,
+): Promise<Outcome<S>> {
   const parts: Outcome<S>[] = [];
   try {
-    for (const [start, end] of [[0, mid], [mid, z]] as const) {
+    for (const [start, end] of ranges) {
+      before?.();
       const view = sliceZ(input, start, end);
       let part: Outcome<S> | undefined;
       try {
-        part = await offDevice(await attempt(run, view, options, depth + 1, z0 + start), view, input);
+        part = await runPart(view, start);
         parts.push(part);
       } finally {
         // A function may return its input as is: then the view is the part's result, kept until joined.
@@ -114,6 +132,22 @@ async function attempt<S extends SplittableStack>(
   } finally {
     for (const p of parts) if (p.stack !== input) dispose(p.stack);
   }
+}
+
+/**
+ * OpenHCS's `slice_by_slice`: `run` once per Z slice (each a `[1, Y, X]` view of `input`), the
+ * results joined along Z and the special outputs collected per slice (as a split's parts are).
+ * The signal is checked between slices. A stack without slices is passed to `run` whole.
+ */
+export async function runPerSlice<S extends SplittableStack>(
+  run: (input: S) => Promise<Outcome<S>>,
+  input: S,
+  signal?: AbortSignal,
+): Promise<Outcome<S>> {
+  const z = input.shape[0] ?? 0;
+  if (z === 0) return run(input);
+  const slices = Array.from({ length: z }, (_, i) => [i, i + 1] as const);
+  return runOnParts(input, slices, (view) => run(view), () => throwIfAborted(signal));
 }
 
 /**

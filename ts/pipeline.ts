@@ -3,11 +3,12 @@
  * the conversion into each step's input type, runs the steps with a per-step trace, collects
  * special outputs (tuple tails), and disposes the intermediates nobody else can see.
  */
+import { abortError, checkSignal, withOperationContext, type OperationProgress } from './cancel.js';
 import { checkGpuId, convertMemory, detectMemoryType, planConversion } from './convert.js';
-import { InvalidArgumentError, PipelineError, UnknownMemoryTypeError } from './errors.js';
-import { checkMemoryType, describe, isNDArray } from './ndarray.js';
+import { DisposedError, InvalidArgumentError, PipelineError, UnknownMemoryTypeError } from './errors.js';
+import { checkMemoryType, describe, isNDArray, optionsObject } from './ndarray.js';
 import { isDecorated, type DecoratedFunction } from './registry.js';
-import { TraceCollector, withTrace, type ConversionRecord, type KernelRecord, type RecoveryRecord } from './trace.js';
+import { ConversionCounters, TraceCollector, withTrace, type ConversionRecord, type KernelRecord, type RecoveryRecord } from './trace.js';
 import { GPU_MEMORY_TYPES, type ConversionKind, type Dtype, type MemoryTypeName } from './types.js';
 
 /** Options of a `FunctionStep`; `kwargs` is typed from the function's second parameter. */
@@ -84,9 +85,14 @@ export interface PipelinePlan {
 export interface PipelineProgress {
   stepIndex: number;
   stepName: string;
-  /** Steps completed so far (1..total). */
+  /** Steps completed so far (1..total after a step; the running step's index during it). */
   completed: number;
   total: number;
+  /**
+   * Present on reports made *during* a step: the long engine operation running in it (a processor,
+   * cell counting, a copying conversion) and its units (slices; bytes for copies) done of total.
+   */
+  operation?: OperationProgress;
 }
 
 /** Per-run options; `gpuId` / `allowCpuRoundtrip` override the steps' own decorator options. */
@@ -123,6 +129,8 @@ export interface PipelineResult<T = any> {
   /** Tuple tails keyed by step name (a repeated name gets `name#stepIndex`). */
   specialOutputs: Record<string, unknown[]>;
   trace: PipelineTrace;
+  /** This run's conversions aggregated per kind and per edge (mergeable with other runs'). */
+  counters: ConversionCounters;
 }
 
 /** Options of `Pipeline.plan`: the run's options, and the input dtype (it decides host → tfjs kinds). */
@@ -139,11 +147,6 @@ function conversionOptions(step: FunctionStep, run: { gpuId?: number; allowCpuRo
   const gpuId = GPU_MEMORY_TYPES.includes(target) ? (run.gpuId ?? own.gpuId) : undefined;
   const allowCpuRoundtrip = run.allowCpuRoundtrip ?? own.allowCpuRoundtrip ?? false;
   return { gpuId, allowCpuRoundtrip };
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new DOMException('The operation was aborted', 'AbortError');
 }
 
 function isAbortError(e: unknown): boolean {
@@ -187,7 +190,8 @@ export class Pipeline {
    * anything. A conversion the run could not make throws the same typed error here (e.g.
    * `GpuUnavailableError` for a cupy step on a machine without CUDA).
    */
-  plan(inputType: MemoryTypeName, options: PlanOptions = {}): PipelinePlan {
+  plan(inputType: MemoryTypeName, options?: PlanOptions): PipelinePlan {
+    options = optionsObject(options, 'Pipeline.plan');
     const input = checkMemoryType(inputType);
     if (options.gpuId !== undefined) checkGpuId(options.gpuId);
     let previous = input;
@@ -212,15 +216,21 @@ export class Pipeline {
    * the run's `gpuId` / `allowCpuRoundtrip` (so the decorator's own input conversion is an identity),
    * and everything the step converts is traced. Rejects with `PipelineError` (`stepName`,
    * `stepIndex`, `cause`) when a step fails, and with the abort reason (an `AbortError` unless the
-   * signal's reason is another Error) when `signal` is aborted before or after a step.
+   * signal's reason is another Error) when `signal` is aborted: before or after a step, or during
+   * one — the signal is ambient inside the step, so the running engine operation (a processor
+   * kernel, between slices) stops and the step rejects. `onProgress` is called after each step and,
+   * during a step, with `operation` for the long engine operations inside it.
    */
-  async run<T = any>(input: unknown, options: PipelineRunOptions = {}): Promise<PipelineResult<T>> {
-    const { signal, onProgress } = options;
+  async run<T = any>(input: unknown, options?: PipelineRunOptions): Promise<PipelineResult<T>> {
+    options = optionsObject(options, 'Pipeline.run');
+    const { onProgress } = options;
+    const signal = checkSignal(options.signal, 'Pipeline.run');
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw new InvalidArgumentError(`onProgress must be a function, got ${describe(onProgress)}`);
     }
     if (options.gpuId !== undefined) checkGpuId(options.gpuId);
-    if (signal?.aborted) throw abortReason(signal);
+    if (signal?.aborted) throw abortError(signal);
+    if (isNDArray(input) && input.disposed) throw new DisposedError('Pipeline input NDArray has been disposed');
     if (detectMemoryType(input) === 'unknown') {
       throw new UnknownMemoryTypeError(`Pipeline input is not an array of a known memory type (got ${describe(input)})`);
     }
@@ -241,15 +251,20 @@ export class Pipeline {
     for (const [stepIndex, step] of this.steps.entries()) {
       if (signal?.aborted) {
         release(current, undefined);
-        throw abortReason(signal);
+        throw abortError(signal);
       }
       const collector = new TraceCollector();
       const stepStart = performance.now();
       let functionMs = 0;
       let converted: unknown;
       let result: unknown;
+      // The run's signal and a within-step progress listener reach the engine operations of the step.
+      const context = {
+        signal,
+        onProgress: onProgress && ((operation: OperationProgress) => onProgress({ stepIndex, stepName: step.name, completed: stepIndex, total, operation })),
+      };
       try {
-        result = await withTrace(collector, async () => {
+        result = await withOperationContext(context, () => withTrace(collector, async () => {
           converted = await convertMemory(current, { targetType: step.inputMemoryType, ...conversionOptions(step, options) });
           const before = collector.conversions.length;
           const f0 = performance.now();
@@ -259,11 +274,11 @@ export class Pipeline {
             const inner = collector.conversions.slice(before).reduce((ms, c) => ms + c.ms, 0);
             functionMs = Math.max(0, performance.now() - f0 - inner);
           }
-        });
+        }));
       } catch (e) {
         if (converted !== current) release(converted, undefined);
         release(current, undefined);
-        if (isAbortError(e)) throw e;
+        if (isAbortError(e) || (signal?.aborted && e === signal.reason)) throw e;
         const msg = e instanceof Error ? e.message : String(e);
         throw new PipelineError(`Pipeline step ${stepIndex} '${step.name}' failed: ${msg}`, { stepName: step.name, stepIndex }, { cause: e });
       }
@@ -294,10 +309,11 @@ export class Pipeline {
       });
       if (signal?.aborted) {
         release(current, undefined);
-        throw abortReason(signal);
+        throw abortError(signal);
       }
       onProgress?.({ stepIndex, stepName: step.name, completed: stepIndex + 1, total });
     }
-    return { output: current as T, specialOutputs, trace: { steps: traces, totalMs: performance.now() - t0 } };
+    const counters = ConversionCounters.of(traces.flatMap((s) => s.conversions));
+    return { output: current as T, specialOutputs, trace: { steps: traces, totalMs: performance.now() - t0 }, counters };
   }
 }

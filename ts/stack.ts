@@ -56,7 +56,8 @@ export async function stackSlices<T extends MemoryTypeName>(
     throw new InvalidArgumentError(`stackSlices expects an array of 2D slices, got ${describe(slices)}`);
   }
   if (slices.length === 0) throw new InvalidArgumentError('Cannot stack empty list of slices');
-  const shapes = slices.map((s, i) => {
+  // Array.from visits holes too (`new Array(2)`), so a missing slice is named, not skipped.
+  const shapes = Array.from(slices, (s, i) => {
     const shape = sliceShape(s, i);
     if (shape.length !== 2) {
       throw new DimensionError(`Slice at index ${i} is not a 2D array (shape ${fmtShape(shape)}). All slices must be 2D.`, {
@@ -157,9 +158,10 @@ export type ProcessSlicesResult = NDArray | [NDArray, ...unknown[][]];
 
 /**
  * Calls `fn(slice, ...args)` on each Z slice of `stack` (in order; `fn` may be sync or async) and
- * stacks the results in the stack's memory type and device. If `fn` returns tuples (JS arrays)
- * `[slice, a, b, ...]`, the first elements are stacked and the rest are collected per slice:
- * the result is `[stack, [a0, a1, ...], [b0, b1, ...], ...]` (OpenHCS `process_slices`).
+ * stacks the results in the memory type and device of slice 0's result (arraybridge 0.5). If `fn`
+ * returns tuples (JS arrays) `[slice, a, b, ...]`, the first elements are stacked and the rest are
+ * collected per slice: the result is `[stack, [a0, a1, ...], [b0, b1, ...], ...]` (OpenHCS
+ * `process_slices`); tuples whose length changes between slices → `InvalidArgumentError`.
  * Not 3D → `DimensionError`.
  */
 export async function processSlices<A extends unknown[]>(
@@ -184,11 +186,24 @@ export async function processSlices<A extends unknown[]>(
         { index: badIndex },
       );
     }
-    if (!tuple) return await stackSlices(results as NDArray[], memoryType, gpuId);
-    const tuples = results as unknown[][];
-    const main = await stackSlices(tuples.map((t) => t[0]) as NDArray[], memoryType, gpuId);
-    const extra = Math.max(0, ...tuples.map((t) => t.length - 1));
-    for (let k = 1; k <= extra; k++) lists.push(tuples.map((t) => t[k]));
+    const firsts = tuple ? (results as unknown[][]).map((t) => t[0]) : results;
+    if (tuple) {
+      const arity = (results[0] as unknown[]).length;
+      const badLength = (results as unknown[][]).findIndex((t) => t.length !== arity);
+      if (badLength >= 0) {
+        throw new InvalidArgumentError(
+          `processSlices: slice 0 returned a tuple of ${arity} elements but slice ${badLength} returned ${(results[badLength] as unknown[]).length}; every slice must return the same length`,
+          { index: badLength },
+        );
+      }
+    }
+    // arraybridge 0.5: the slices are restacked in the memory type (and device) the function
+    // returned, not the input's (stackSlices converts any slice of another kind to it).
+    const outType = detectMemoryType(firsts[0]);
+    const main = await stackSlices(firsts as NDArray[], outType === 'unknown' ? memoryType : outType, outType === 'unknown' ? gpuId : gpuIdOf(firsts[0]));
+    if (!tuple) return main;
+    const extra = (results[0] as unknown[]).length - 1;
+    for (let k = 1; k <= extra; k++) lists.push((results as unknown[][]).map((t) => t[k]));
     return [main, ...lists];
   } finally {
     // The views are ours (fn's results are not: fn may keep them); a view's dispose only drops its

@@ -20,6 +20,7 @@ export interface TensorLike {
   readonly rank: number;
   readonly isDisposed: boolean;
   dataSync(): Float32Array | Int32Array | Uint8Array;
+  data(): Promise<Float32Array | Int32Array | Uint8Array>;
   slice(begin: number | number[], size?: number | number[]): TensorLike;
   dispose(): void;
 }

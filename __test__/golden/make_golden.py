@@ -65,14 +65,14 @@ def percentile_normalize(stack, lo=1, hi=99, tmin=0, tmax=65535):
     return ((np.clip(stack, pl, ph) - pl) * (tmax - tmin) / (ph - pl) + tmin).astype(np.uint16)
 
 
-def tophat(stack, radius=50, factor=4):
-    """OpenHCS's tophat with DESIGN §7's order=1 upsampling."""
+def tophat(stack, radius=50, factor=4, order=1):
+    """OpenHCS's tophat; the background upsampled with DESIGN §7's order=1 (0: OpenHCS 0.8.6's nearest)."""
     out = np.zeros_like(stack)
     for z in range(stack.shape[0]):
         s = stack[z]
         small = transform.resize(s, (s.shape[0] // factor, s.shape[1] // factor), anti_aliasing=True, preserve_range=True, order=1)
         th = morphology.white_tophat(small, morphology.disk(radius // factor))
-        background = transform.resize(small - th, s.shape, order=1, preserve_range=True)
+        background = transform.resize(small - th, s.shape, order=order, preserve_range=True)
         out[z] = np.maximum(s - background, 0).astype(s.dtype)
     return out
 
@@ -107,6 +107,14 @@ u8_th = textured((2, 70, 90), np.uint8, 255)
 case("tophat_f2_r10_u8", "tophat", u8_th, tophat(u8_th, 10, 2), {"selemRadius": 10, "downsampleFactor": 2}, tolerance=1)
 case("tophat_f1_r50_u16", "tophat", th_in[:1], np.stack([morphology.white_tophat(th_in[0], morphology.disk(50))]),
      {"selemRadius": 50, "downsampleFactor": 1}, note="exact radius-50 disk (no decomposition)")
+# upsampleOrder on a slice size the factor does not divide (126 x 157 -> 31 x 39: a non-integer zoom)
+th_odd = np.ascontiguousarray(th_in[:, :126, :157])
+case("tophat_order0_f4_r20_u16", "tophat", th_odd, tophat(th_odd, 20, 4, order=0),
+     {"selemRadius": 20, "downsampleFactor": 4, "upsampleOrder": 0}, tolerance=1,
+     note="OpenHCS 0.8.6's nearest upsampling; resize in float64 vs float32 may move a truncation by 1")
+case("tophat_order1_f4_r20_u16", "tophat", th_odd, tophat(th_odd, 20, 4, order=1),
+     {"selemRadius": 20, "downsampleFactor": 4, "upsampleOrder": 1}, tolerance=1,
+     note="the default linear upsampling, asked for explicitly")
 
 # ---------------------------------------------------------------- projections
 pj = textured((5, 32, 40), np.uint16, 65535)

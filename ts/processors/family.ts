@@ -1,7 +1,8 @@
 /**
  * Builds one processor family: the same processors decorated with one memory type, as OpenHCS's
- * `processors/<type>_processor` modules are. Separable processors are marked `sliceBySlice` so
- * OOM recovery may split them along Z.
+ * `processors/<type>_processor` modules are. Separable processors are marked `separable` so
+ * OOM recovery may split them along Z (the kernels already work per slice, so they are not called
+ * per slice).
  */
 import type { DecoratedFunction } from '../decorators.js';
 import { cupy, jax, numpy, pyclesperanto, tensorflow, torch } from '../decorators.js';
@@ -14,6 +15,7 @@ import type {
   EqualizeOptions,
   GaussianOptions,
   NormalizeOptions,
+  OperationOptions,
   ProjectionOptions,
   SharpenOptions,
   SpatialBinOptions,
@@ -35,15 +37,15 @@ export interface ProcessorFamily<T extends MemoryTypeName> {
   /** A projection along Z → `[1, Y, X]`. */
   createProjection: P<T, ProjectionOptions>;
   /** Maximum projection → `[1, Y, X]`. */
-  maxProjection: DecoratedFunction<[], Out<T>>;
+  maxProjection: P<T, OperationOptions>;
   /** Mean projection (truncated to the input dtype) → `[1, Y, X]`. */
-  meanProjection: DecoratedFunction<[], Out<T>>;
+  meanProjection: P<T, OperationOptions>;
   /** Unsharp masking, per slice. */
   sharpen: P<T, SharpenOptions>;
   /** Weighted sum of the slices → `[1, Y, X]`. */
   createComposite: P<T, CompositeOptions>;
-  /** Multiplies by a `[Y, X]` or `[Z, Y, X]` mask (any dtype). */
-  applyMask: DecoratedFunction<[mask: NDArray], Out<T>>;
+  /** Multiplies by a `[Y, X]` or `[Z, Y, X]` mask (any dtype); `options.signal` aborts it. */
+  applyMask: DecoratedFunction<[mask: NDArray, options?: Pick<OperationOptions, 'signal'>], Out<T>>;
   /** Histogram equalisation with one histogram over the stack. */
   stackEqualizeHistogram: P<T, EqualizeOptions>;
   /** Bins each slice in squares → `[Z, Y/b, X/b]`. */
@@ -63,10 +65,10 @@ export function makeFamily<T extends MemoryTypeName>(type: T): ProcessorFamily<T
   // DESIGN §7: normalisation always yields uint16, so its output dtype must survive the decorator's
   // default PRESERVE_INPUT policy.
   const proc = (name: string, fn: (stack: ProcessorInput, ...rest: any[]) => Promise<NDArray>) =>
-    deco({ sliceBySlice: SEPARABLE.get(name) ?? false, ...(NATIVE_DTYPE.has(name) ? { dtypeConversion: 'native' } : {}) }, named(name, fn));
+    deco({ separable: SEPARABLE.get(name) ?? false, ...(NATIVE_DTYPE.has(name) ? { dtypeConversion: 'native' } : {}) }, named(name, fn));
   const simple = (name: string) => proc(name, (s: ProcessorInput, o?: object) => runProcessor(name, s, o));
   const projection = (name: string, method: string) =>
-    deco({ sliceBySlice: false }, named(name, (s: ProcessorInput) => runProcessor('createProjection', s, { method })));
+    deco({ separable: false }, named(name, (s: ProcessorInput, o?: OperationOptions) => runProcessor('createProjection', s, { ...o, method })));
   return {
     stackPercentileNormalize: simple('stackPercentileNormalize'),
     percentileNormalize: simple('percentileNormalize'),
@@ -76,7 +78,7 @@ export function makeFamily<T extends MemoryTypeName>(type: T): ProcessorFamily<T
     meanProjection: projection('meanProjection', 'mean_projection'),
     sharpen: simple('sharpen'),
     createComposite: simple('createComposite'),
-    applyMask: proc('applyMask', (s: ProcessorInput, mask: NDArray) => runProcessor('applyMask', s, {}, mask)),
+    applyMask: proc('applyMask', (s: ProcessorInput, mask: NDArray, o?: Pick<OperationOptions, 'signal'>) => runProcessor('applyMask', s, o, mask)),
     stackEqualizeHistogram: simple('stackEqualizeHistogram'),
     spatialBin2d: simple('spatialBin2d'),
     crop: simple('crop'),

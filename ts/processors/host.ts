@@ -6,6 +6,7 @@
  * where the kernels ran and, on OpenCL, which command queue they used.
  */
 import type { Tensor } from '../tfjs.js';
+import { cancellable, checkSignal } from '../cancel.js';
 import { convertMemory } from '../convert.js';
 import { GpuUnavailableError, InvalidArgumentError, nativeAsync } from '../errors.js';
 import { addon } from '../native.js';
@@ -30,15 +31,28 @@ export async function toEngine(x: unknown, name: string): Promise<{ array: NDArr
   return { array: x, made: false };
 }
 
-/** Options travel to Rust as JSON; Rust checks every key and value. */
-function optionsJson(name: string, options: unknown): string {
-  if (options === undefined || options === null) return '{}';
+/**
+ * Options travel to Rust as JSON; Rust checks every key and value. `signal` stays in TS: it is the
+ * operation's cancellation (DESIGN §4), not a kernel parameter.
+ */
+function optionsJson(name: string, options: unknown): { json: string; signal: AbortSignal | undefined } {
+  if (options === undefined || options === null) return { json: '{}', signal: undefined };
   if (typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidArgumentError(`${name}: options must be an object, got ${describe(options)}`);
   }
+  const { signal, ...rest } = options as { signal?: unknown };
+  return { json: kernelJson(name, rest), signal: checkSignal(signal, name) };
+}
+
+function kernelJson(name: string, options: object): string {
   // JSON has no NaN / Infinity (they would become null, i.e. "use the default"): send them as
   // strings so Rust refuses them like any other non-number.
-  return JSON.stringify(options, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+  try {
+    return JSON.stringify(options, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+  } catch (e) {
+    // A BigInt or a circular reference: JSON cannot say it, so it is the caller's bad argument.
+    throw new InvalidArgumentError(`${name}: options cannot be read (${e instanceof Error ? e.message : String(e)})`, {}, { cause: e });
+  }
 }
 
 /** Names `f` (the decorators take a wrapped function's name from it). */
@@ -48,12 +62,12 @@ export function named<F extends (...args: any[]) => unknown>(name: string, f: F)
 
 /** Runs processor `name` on the input's device; the result has the input's memory type and device. */
 export async function runProcessor<D extends Dtype = Dtype>(name: string, stack: unknown, options?: object, aux?: NDArray): Promise<NDArray<D>> {
-  const json = optionsJson(name, options);
+  const { json, signal } = optionsJson(name, options);
   const { array, made } = await toEngine(stack, name);
   try {
     const h = handleOf(array);
     const m = aux === undefined ? undefined : handleOf(aux);
-    const run = await nativeAsync(() => addon.runProcessor(name, h, json, m ?? null));
+    const run = await cancellable(name, signal, (token) => nativeAsync(() => addon.runProcessor(name, h, json, m ?? null, token)));
     recordKernel({ processor: name, device: run.device, queue: run.queue ?? undefined, ms: run.micros / 1000 });
     return wrap<D>(run.array);
   } finally {
@@ -66,11 +80,12 @@ export async function runProcessor<D extends Dtype = Dtype>(name: string, stack:
  * The returned `input` is the stack the kernels read (a tensor's host copy), handed back as the result.
  */
 export async function runCount(stack: unknown, options?: object): Promise<{ results: string; masks: NDArray<'int32'> | null; input: NDArray }> {
-  const json = optionsJson('countCellsSingleChannel', options);
+  const { json, signal } = optionsJson('countCellsSingleChannel', options);
   const { array, made } = await toEngine(stack, 'countCellsSingleChannel');
   try {
     const t0 = performance.now();
-    const out = await nativeAsync(() => addon.countCells(handleOf(array), json));
+    const h = handleOf(array);
+    const out = await cancellable('countCellsSingleChannel', signal, (token) => nativeAsync(() => addon.countCells(h, json, token)));
     recordKernel({ processor: 'countCellsSingleChannel', device: out.device, queue: out.queue ?? undefined, ms: performance.now() - t0 });
     return { results: out.results, masks: out.masks ? wrap<'int32'>(out.masks) : null, input: array };
   } catch (e) {

@@ -22,11 +22,13 @@ pub enum ErrorCode {
   KernelCompile,
   Disposed,
   Pipeline,
+  Contract,
+  Aborted,
   Internal,
 }
 
 impl ErrorCode {
-  pub const ALL: [ErrorCode; 18] = [
+  pub const ALL: [ErrorCode; 20] = [
     ErrorCode::MemoryConversion,
     ErrorCode::CpuRoundtripRequired,
     ErrorCode::UnsupportedConversion,
@@ -44,6 +46,8 @@ impl ErrorCode {
     ErrorCode::KernelCompile,
     ErrorCode::Disposed,
     ErrorCode::Pipeline,
+    ErrorCode::Contract,
+    ErrorCode::Aborted,
     ErrorCode::Internal,
   ];
 
@@ -66,6 +70,8 @@ impl ErrorCode {
       ErrorCode::KernelCompile => "SB_KERNEL_COMPILE",
       ErrorCode::Disposed => "SB_DISPOSED",
       ErrorCode::Pipeline => "SB_PIPELINE",
+      ErrorCode::Contract => "SB_CONTRACT",
+      ErrorCode::Aborted => "SB_ABORTED",
       ErrorCode::Internal => "SB_INTERNAL",
     }
   }
@@ -101,6 +107,11 @@ impl SbError {
 
   pub fn dimension(message: impl Into<String>) -> Self {
     Self::new(ErrorCode::Dimension, message)
+  }
+
+  /// The operation's cancellation flag was raised (JS: an aborted `signal`).
+  pub fn aborted() -> Self {
+    Self::new(ErrorCode::Aborted, "The operation was aborted")
   }
 
   pub fn disposed() -> Self {

@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod array;
+pub mod cancel;
 pub mod conversion;
 pub mod dlpack;
 pub mod dtype;
@@ -14,6 +15,7 @@ pub mod shape;
 pub mod storage;
 
 pub use array::HostArray;
+pub use cancel::Cancel;
 pub use conversion::{ConversionKind, ConvertOptions, Plan, Topology};
 pub use dtype::{DType, Element};
 pub use error::{ErrorCode, SbError, SbResult};

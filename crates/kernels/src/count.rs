@@ -17,7 +17,7 @@ use crate::segment::{
 };
 use rayon::prelude::*;
 use serde::Serialize;
-use stackbridge_core::{Element, SbError, SbResult};
+use stackbridge_core::{Cancel, Element, SbError, SbResult};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,21 +144,30 @@ pub struct Cells {
 /// Counts cells in every slice of `src`. Returns the per-slice results and, when
 /// `return_segmentation_mask`, an int32 label stack of the same shape (0 = background).
 pub fn count_cells<T: Element>(src: &[T], dims: Dims, p: &CountParams) -> SbResult<(Vec<SliceResult>, Option<Vec<i32>>)> {
+  count_cells_cancellable(src, dims, p, &Cancel::none())
+}
+
+/// `count_cells` checking `cancel` before each slice starts and counting the slices done.
+pub fn count_cells_cancellable<T: Element>(src: &[T], dims: Dims, p: &CountParams, cancel: &Cancel) -> SbResult<(Vec<SliceResult>, Option<Vec<i32>>)> {
   dims.check_len(src.len(), "input")?;
   dims.require_nonempty("countCellsSingleChannel")?;
   p.validate()?;
   let scale = dtype_scale(T::DTYPE);
   let plane = dims.plane();
+  cancel.begin(dims.z as u64);
   // Slices are independent; the kernels inside parallelise too, rayon balances both levels.
   let per_slice: Vec<SbResult<(SliceResult, Option<Vec<i32>>)>> = src
     .par_chunks(plane)
     .enumerate()
     .map(|(z, slice)| {
+      cancel.check()?;
       let img = prepare(slice, dims, scale, p);
       let found = detect(&img, dims.h, dims.w, p, scale)?;
+      cancel.advance(1);
       Ok(slice_result(z, &found, dims, p))
     })
     .collect();
+  cancel.check()?;
   let mut results = Vec::with_capacity(dims.z);
   let mut masks = p.return_segmentation_mask.then(|| Vec::with_capacity(dims.len()));
   for r in per_slice {

@@ -3,7 +3,7 @@
 //! input's memory type, and runs the kernel for the input's dtype. The napi binding calls this;
 //! the OpenCL and CUDA domains will mirror the same names and options.
 
-use crate::count::{count_cells, CountParams, DetectionMethod, SliceResult, ThresholdMethod};
+use crate::count::{CountParams, DetectionMethod, SliceResult, ThresholdMethod};
 use crate::image::Dims;
 use crate::normalize::{percentile_normalize, stack_percentile_normalize, NormalizeParams};
 use crate::params::Params;
@@ -12,7 +12,7 @@ use crate::pointwise::{
 };
 use crate::projection::{project, ProjectionMethod};
 use crate::tophat::{tophat, TophatParams};
-use stackbridge_core::{ops, with_dtype, DType, HostArray, SbError, SbResult};
+use stackbridge_core::{ops, with_dtype, Cancel, DType, HostArray, SbError, SbResult};
 
 /// Every processor this module runs, with whether it is separable along Z (OOM recovery may
 /// split the stack and concatenate the parts).
@@ -68,8 +68,14 @@ impl Op {
         }
       }
       "tophat" => {
-        let p = Params::parse(name, options, &["selemRadius", "downsampleFactor"])?;
-        Op::Tophat(TophatParams { selem_radius: p.usize("selemRadius", 50)?, downsample_factor: p.usize("downsampleFactor", 4)? })
+        let p = Params::parse(name, options, &["selemRadius", "downsampleFactor", "upsampleOrder"])?;
+        let tp = TophatParams {
+          selem_radius: p.usize("selemRadius", 50)?,
+          downsample_factor: p.usize("downsampleFactor", 4)?,
+          upsample_order: p.usize("upsampleOrder", 1)?,
+        };
+        crate::tophat::check_order(&tp)?;
+        Op::Tophat(tp)
       }
       "createProjection" => {
         let p = Params::parse(name, options, &["method"])?;
@@ -152,6 +158,29 @@ pub fn check_mask(mask: &HostArray, dims: Dims, shape: &[usize]) -> SbResult<()>
 
 /// Runs processor `name` on `input` with `options` (JSON). `aux` is the mask of `applyMask`.
 pub fn run_processor(name: &str, input: &HostArray, options: &str, aux: Option<&HostArray>) -> SbResult<HostArray> {
+  run_processor_cancellable(name, input, options, aux, &Cancel::none())
+}
+
+/// Pixels one cancellation check covers at least: a separable processor runs on groups of whole
+/// slices of about this many pixels (one slice when slices are larger), so an abort takes effect
+/// within one group's time while small slices still run in parallel with each other.
+pub const TILE_PIXELS: usize = 1 << 20;
+
+/// Slices per cancellation check for slices of `plane` pixels.
+pub fn slices_per_tile(plane: usize) -> usize {
+  (TILE_PIXELS / plane.max(1)).max(1)
+}
+
+/// Whether `op` works on each Z slice alone (so it can run slice group by slice group).
+fn per_slice(op: &Op) -> bool {
+  matches!(op, Op::Normalize { per_slice: true, .. } | Op::Tophat(_) | Op::Sharpen { .. } | Op::SpatialBin { .. } | Op::Gaussian { .. } | Op::ApplyMask)
+}
+
+/// `run_processor` with a cancellation flag: per-slice processors check it between groups of
+/// slices and count slices done; the others check it before and after their one pass. An abort
+/// returns `Aborted` and drops the output (its memory goes back to the allocator).
+pub fn run_processor_cancellable(name: &str, input: &HostArray, options: &str, aux: Option<&HostArray>, cancel: &Cancel) -> SbResult<HostArray> {
+  cancel.check()?;
   let op = Op::parse(name, options)?;
   if aux.is_some() && op != Op::ApplyMask {
     return Err(SbError::invalid(format!("{name} takes no second array")));
@@ -169,31 +198,45 @@ pub fn run_processor(name: &str, input: &HostArray, options: &str, aux: Option<&
   let src = input.pin()?;
   let out = new_like(input, out_dims, out_dtype)?;
   let pinned = out.pin()?;
-  if let Op::Normalize { per_slice, params } = &op {
-    let o = pinned.as_mut_slice::<u16>();
-    with_dtype!(input.dtype, T => {
-      let s = src.as_slice::<T>();
-      if *per_slice { percentile_normalize(s, dims, params, o)? } else { stack_percentile_normalize(s, dims, params, o)? }
-    });
-    return Ok(out);
-  }
+  let mask = mask32.as_ref().map(|m| m.pin()).transpose()?;
   with_dtype!(input.dtype, T => {
     let s = src.as_slice::<T>();
-    let o = pinned.as_mut_slice::<T>();
-    match &op {
-      Op::Tophat(tp) => tophat(s, dims, tp, o)?,
-      Op::Projection(method) => project(s, dims, *method, o)?,
-      Op::Sharpen { radius, amount } => crate::sharpen::sharpen(s, dims, *radius, *amount, o)?,
-      Op::Composite { weights } => create_composite(s, dims, weights.as_deref(), o)?,
-      Op::ApplyMask => {
-        let m = mask32.as_ref().expect("mask checked above").pin()?;
-        apply_mask(s, dims, m.as_slice::<f32>(), o)?
+    // Runs `op` on slices [z0, z1) of the input into the matching slices of the output.
+    let run = |z0: usize, z1: usize| -> SbResult<()> {
+      // Per-slice processors keep Z (output slice i is input slice i); the others run once, whole.
+      let oz = if per_slice(&op) { z1 - z0 } else { out_dims.z };
+      let (d, od) = (Dims::new(z1 - z0, dims.h, dims.w), Dims::new(oz, out_dims.h, out_dims.w));
+      let (s, z) = (&s[z0 * dims.plane()..z1 * dims.plane()], z0..z0 + oz);
+      if let Op::Normalize { per_slice, params } = &op {
+        let o = &mut pinned.as_mut_slice::<u16>()[z.start * od.plane()..z.end * od.plane()];
+        return if *per_slice { percentile_normalize(s, d, params, o) } else { stack_percentile_normalize(s, d, params, o) };
       }
-      Op::Equalize(ep) => equalize_histogram(s, dims, ep, o)?,
-      Op::SpatialBin { bin, method } => spatial_bin_2d(s, dims, *bin, *method, o)?,
-      Op::Crop { start, size } => crop(s, dims, *start, *size, o)?,
-      Op::Gaussian { sigma } => crate::gaussian::gaussian(s, dims, *sigma, o)?,
-      Op::Normalize { .. } => unreachable!("handled above"),
+      let o = &mut pinned.as_mut_slice::<T>()[z.start * od.plane()..z.end * od.plane()];
+      match &op {
+        Op::Tophat(tp) => tophat(s, d, tp, o),
+        Op::Projection(method) => project(s, d, *method, o),
+        Op::Sharpen { radius, amount } => crate::sharpen::sharpen(s, d, *radius, *amount, o),
+        Op::Composite { weights } => create_composite(s, d, weights.as_deref(), o),
+        Op::ApplyMask => {
+          // A mask of one slice applies to every slice; a stack mask is cut like the stack.
+          let m = mask.as_ref().expect("mask checked above").as_slice::<f32>();
+          apply_mask(s, d, if m.len() == dims.plane() { m } else { &m[z0 * dims.plane()..z1 * dims.plane()] }, o)
+        }
+        Op::Equalize(ep) => equalize_histogram(s, d, ep, o),
+        Op::SpatialBin { bin, method } => spatial_bin_2d(s, d, *bin, *method, o),
+        Op::Crop { start, size } => crop(s, d, *start, *size, o),
+        Op::Gaussian { sigma } => crate::gaussian::gaussian(s, d, *sigma, o),
+        Op::Normalize { .. } => unreachable!("handled above"),
+      }
+    };
+    // Nobody can cancel or watch: one pass over the whole stack (slices in parallel, as before).
+    if per_slice(&op) && dims.z > 0 && cancel.is_live() {
+      cancel.for_ranges(dims.z, slices_per_tile(dims.plane()), run)?;
+    } else {
+      cancel.begin(1);
+      run(0, dims.z)?;
+      cancel.advance(1);
+      cancel.check()?;
     }
   });
   Ok(out)
@@ -249,10 +292,16 @@ pub fn count_params(options: &str) -> SbResult<CountParams> {
 /// `countCellsSingleChannel` on a host stack: the per-slice results as JSON, and the int32 label
 /// masks (same memory type as the input) when asked for.
 pub fn run_count_cells(input: &HostArray, options: &str) -> SbResult<(String, Option<HostArray>)> {
+  run_count_cells_cancellable(input, options, &Cancel::none())
+}
+
+/// `run_count_cells` with a cancellation flag, checked before each slice (slices done are counted).
+pub fn run_count_cells_cancellable(input: &HostArray, options: &str, cancel: &Cancel) -> SbResult<(String, Option<HostArray>)> {
+  cancel.check()?;
   let dims = Dims::from_shape(&input.shape).map_err(|e| e.with("processor", "countCellsSingleChannel"))?;
   let params = count_params(options)?;
   let src = input.pin()?;
-  let (results, masks): (Vec<SliceResult>, Option<Vec<i32>>) = with_dtype!(input.dtype, T => count_cells(src.as_slice::<T>(), dims, &params)?);
+  let (results, masks): (Vec<SliceResult>, Option<Vec<i32>>) = with_dtype!(input.dtype, T => crate::count::count_cells_cancellable(src.as_slice::<T>(), dims, &params, cancel)?);
   let json = serde_json::to_string(&results).map_err(|e| SbError::invalid(format!("cannot serialise the results: {e}")))?;
   let masks = match masks {
     None => None,
@@ -263,4 +312,67 @@ pub fn run_count_cells(input: &HostArray, options: &str) -> SbResult<(String, Op
     }
   };
   Ok((json, masks))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use stackbridge_core::{Cancel, ErrorCode, MemoryType};
+
+  /// A u16 stack of `z` slices `h` x `w` holding a deterministic texture.
+  fn stack(z: usize, h: usize, w: usize) -> HostArray {
+    let a = HostArray::alloc(vec![z, h, w], DType::U16, MemoryType::Numpy, false).unwrap();
+    for (i, v) in a.pin().unwrap().as_mut_slice::<u16>().iter_mut().enumerate() {
+      *v = ((i * 7919) % 5003) as u16;
+    }
+    a
+  }
+
+  fn bytes(a: &HostArray) -> Vec<u8> {
+    a.pin().unwrap().bytes().to_vec()
+  }
+
+  #[test]
+  fn slice_groups_compute_what_one_pass_computes() {
+    // 1100 x 1000 slices: one slice per group; 40 x 30: every slice in one group.
+    for (z, h, w) in [(3, 1100, 1000), (5, 40, 30)] {
+      let a = stack(z, h, w);
+      let mask = HostArray::alloc(vec![z, h, w], DType::U8, MemoryType::Numpy, false).unwrap();
+      for (i, v) in mask.pin().unwrap().as_mut_slice::<u8>().iter_mut().enumerate() {
+        *v = (i % 3 == 0) as u8;
+      }
+      for (name, opts) in [
+        ("gaussian", r#"{"sigma":1.5}"#),
+        ("tophat", r#"{"selemRadius":8,"downsampleFactor":2}"#),
+        ("percentileNormalize", "{}"),
+        ("spatialBin2d", r#"{"binSize":3}"#),
+        ("sharpen", "{}"),
+        ("applyMask", "{}"),
+        ("createProjection", r#"{"method":"mean_projection"}"#),
+      ] {
+        let aux = (name == "applyMask").then_some(&mask);
+        let whole = run_processor(name, &a, opts, aux).unwrap();
+        let cancel = Cancel::new();
+        let grouped = run_processor_cancellable(name, &a, opts, aux, &cancel).unwrap();
+        assert_eq!(bytes(&grouped), bytes(&whole), "{name} on {z}x{h}x{w}");
+        let (done, total) = cancel.progress();
+        assert_eq!(done, total, "{name}: every unit counted");
+      }
+    }
+  }
+
+  #[test]
+  fn a_raised_flag_stops_before_the_work_and_counts_slices() {
+    let a = stack(4, 1024, 1024);
+    let cancel = Cancel::new();
+    cancel.cancel();
+    let e = run_processor_cancellable("gaussian", &a, "{}", None, &cancel).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Aborted);
+    assert_eq!(cancel.progress().0, 0);
+    assert_eq!(slices_per_tile(1024 * 1024), 1);
+    assert_eq!(slices_per_tile(100 * 100), 104);
+    let live = Cancel::new();
+    run_processor_cancellable("gaussian", &a, "{}", None, &live).unwrap();
+    assert_eq!(live.progress(), (4, 4)); // one unit per slice
+  }
 }

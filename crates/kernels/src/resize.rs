@@ -132,6 +132,28 @@ impl LinearAxis {
   }
 }
 
+impl LinearAxis {
+  /// `ndi.zoom(order=0, mode='mirror', grid_mode=True)` written as a linear axis: sample `o` reads
+  /// input `floor(cc + 0.5)` (scipy's nearest for even orders) with weight 1, and the same input
+  /// with weight 0, so the order-1 code (CPU and device) upsamples by nearest unchanged.
+  pub fn nearest(n_in: usize, n_out: usize) -> LinearAxis {
+    let zoom = n_in as f64 / n_out as f64;
+    let i0: Vec<usize> = (0..n_out)
+      .map(|o| mirror_index((map_coordinate((o as f64 + 0.5) * zoom - 0.5, n_in) + 0.5).floor() as isize, n_in))
+      .collect();
+    LinearAxis { i1: i0.clone(), i0, w0: vec![1.0; n_out], w1: vec![0.0; n_out] }
+  }
+
+  /// The axis of `ndi.zoom` of spline order 0 (nearest) or 1 (linear); other orders are refused.
+  pub fn of_order(order: usize, n_in: usize, n_out: usize) -> LinearAxis {
+    match order {
+      0 => LinearAxis::nearest(n_in, n_out),
+      1 => LinearAxis::new(n_in, n_out),
+      _ => unreachable!("upsampling order {order} is checked when the options are read"),
+    }
+  }
+}
+
 /// scipy's `map_coordinate(in, len, NI_EXTEND_MIRROR)` for a coordinate outside `[0, len - 1]`.
 fn map_coordinate(c: f64, len: usize) -> f64 {
   let l = len as f64;
@@ -324,9 +346,14 @@ pub struct Upsampler<'a, S> {
 
 impl<'a, S: Real> Upsampler<'a, S> {
   pub fn new(src: &'a [S], hs: usize, ws: usize, h: usize, w: usize) -> Self {
+    Upsampler::with_order(src, hs, ws, h, w, 1)
+  }
+
+  /// `resize(src, (h, w), order=order)` for order 0 (nearest) or 1 (linear).
+  pub fn with_order(src: &'a [S], hs: usize, ws: usize, h: usize, w: usize, order: usize) -> Self {
     assert_eq!(src.len(), hs * ws, "upsample: src has {} elements, expected {hs}x{ws}", src.len());
     let (lo, hi) = finite_range(src);
-    let ax = LinearAxis::new(ws, w);
+    let ax = LinearAxis::of_order(order, ws, w);
     let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
     for p in 0..w {
       match runs.last_mut() {
@@ -337,7 +364,7 @@ impl<'a, S: Real> Upsampler<'a, S> {
     Upsampler {
       src,
       ws,
-      ay: LinearAxis::new(hs, h),
+      ay: LinearAxis::of_order(order, hs, h),
       runs,
       bx0: ax.w0,
       bx1: ax.w1,
@@ -436,6 +463,18 @@ mod tests {
     let a = LinearAxis::new(2, 8);
     assert_eq!((a.i0[0], a.i1[0], a.w0[0]), (0, 1, 0.625));
     assert_eq!((a.i0[7], a.i1[7], a.w0[7]), (1, 0, 0.625));
+  }
+
+  #[test]
+  fn nearest_axis_rounds_the_grid_mode_coordinate() {
+    // 2 -> 8: coordinates (o + 0.5) / 4 - 0.5 = -0.375, -0.125, 0.125, 0.375, 0.625, ..., 1.375,
+    // each rounded (floor(c + 0.5)) after the mirror (-0.375 -> 0.375): four 0s, four 1s.
+    let a = LinearAxis::nearest(2, 8);
+    assert_eq!(a.i0, vec![0, 0, 0, 0, 1, 1, 1, 1]);
+    assert_eq!(a.i1, a.i0);
+    assert_eq!((a.w0[3], a.w1[3]), (1.0, 0.0));
+    // 3 -> 8: (o + 0.5) * 0.375 - 0.5 = -0.3125, 0.0625, 0.4375, 0.8125, 1.1875, 1.5625, 1.9375, 2.3125.
+    assert_eq!(LinearAxis::nearest(3, 8).i0, vec![0, 0, 0, 1, 1, 2, 2, 2]);
   }
 
   /// Exact comparison of a float32 result with values printed by Python as `float(v)`.

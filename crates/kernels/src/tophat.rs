@@ -28,6 +28,9 @@ use crate::{DType, Element, SbError, SbResult};
 pub struct TophatParams {
   pub selem_radius: usize,
   pub downsample_factor: usize,
+  /// Spline order of the background's upsampling: 1 (linear, DESIGN §7's default) or 0 (nearest,
+  /// OpenHCS 0.8.6's default).
+  pub upsample_order: usize,
 }
 
 impl Default for TophatParams {
@@ -35,12 +38,24 @@ impl Default for TophatParams {
     TophatParams {
       selem_radius: 50,
       downsample_factor: 4,
+      upsample_order: 1,
     }
   }
 }
 
+/// `upsampleOrder` is 0 (nearest) or 1 (linear).
+pub fn check_order(p: &TophatParams) -> SbResult<()> {
+  if p.upsample_order > 1 {
+    return Err(
+      SbError::invalid(format!("tophat: upsampleOrder must be 0 (nearest) or 1 (linear), got {}", p.upsample_order)).with("upsampleOrder", p.upsample_order),
+    );
+  }
+  Ok(())
+}
+
 /// Validates `p` against the slice shape.
 pub fn check(dims: Dims, p: &TophatParams) -> SbResult<()> {
+  check_order(p)?;
   let f = p.downsample_factor;
   if f == 0 {
     return Err(SbError::invalid("tophat: downsampleFactor must be at least 1, got 0").with("downsampleFactor", 0));
@@ -99,12 +114,13 @@ fn tophat_slice<T: Element, S: Real>(src: &[T], h: usize, w: usize, p: &TophatPa
     let tophat = S::from_f64(s.to_f64() - b.to_f64());
     *b = S::from_f64(s.to_f64() - tophat.to_f64());
   }
-  subtract_upsampled(src, h, w, &background, hs, ws, out);
+  subtract_upsampled(src, h, w, &background, hs, ws, p.upsample_order, out);
 }
 
-/// `out = max(src - resize(background, (h, w), order=1), 0).astype(T)`, one row at a time.
-fn subtract_upsampled<T: Element, S: Real>(src: &[T], h: usize, w: usize, background: &[S], hs: usize, ws: usize, out: &mut [T]) {
-  let up = Upsampler::new(background, hs, ws, h, w);
+/// `out = max(src - resize(background, (h, w), order), 0).astype(T)`, one row at a time.
+#[allow(clippy::too_many_arguments)]
+fn subtract_upsampled<T: Element, S: Real>(src: &[T], h: usize, w: usize, background: &[S], hs: usize, ws: usize, order: usize, out: &mut [T]) {
+  let up = Upsampler::with_order(background, hs, ws, h, w, order);
   out.par_chunks_mut(w).zip(src.par_chunks(w)).enumerate().for_each_init(
     || vec![0.0f64; w],
     |bg, (y, (orow, srow))| {
@@ -169,6 +185,7 @@ mod tests {
       &TophatParams {
         selem_radius: r,
         downsample_factor: f,
+        upsample_order: 1,
       },
       &mut out,
     )?;

@@ -140,10 +140,11 @@ fn chunks_of_slices_match_whole_stack() {
   let shape = [5, 41, 38];
   let v = stack_values(DType::U16, 5, 41, 38, 51);
   let host = stack_on::<u16>(stackbridge_core::Device::Host, shape, &v);
-  for (r, f) in [(9, 1), (12, 3), (40, 2)] {
-    let p = TophatParams { selem_radius: r, downsample_factor: f };
-    let opts = format!(r#"{{"selemRadius":{r},"downsampleFactor":{f}}}"#);
+  // upsampleOrder 0 (nearest, OpenHCS 0.8.6) runs through the same kernels with nearest tables.
+  for (r, f, o) in [(9, 1, 1), (12, 3, 1), (40, 2, 1), (12, 3, 0), (40, 2, 0)] {
+    let p = TophatParams { selem_radius: r, downsample_factor: f, upsample_order: o };
+    let opts = format!(r#"{{"selemRadius":{r},"downsampleFactor":{f},"upsampleOrder":{o}}}"#);
     let cpu = values(&stackbridge_kernels::dispatch::run_processor("tophat", &host, &opts, None).unwrap());
-    assert_eq!(chunked::<u16>(dev, shape, &v, &p), cpu, "r={r} f={f}");
+    assert_eq!(chunked::<u16>(dev, shape, &v, &p), cpu, "r={r} f={f} order={o}");
   }
 }

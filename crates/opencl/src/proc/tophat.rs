@@ -231,7 +231,7 @@ fn downsampled(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, p: &TophatParam
   let (kyb, kxb) = (ctx.upload_acc(&ky)?, ctx.upload_acc(&kx)?);
   let (dy0, dy1, dx0, dx1) = (ctx.upload_acc(&ay.w0)?, ctx.upload_acc(&ay.w1)?, ctx.upload_acc(&ax.w0)?, ctx.upload_acc(&ax.w1)?);
   // Upsampling hs x ws -> h x w.
-  let (uy, ux) = (LinearAxis::new(hs, h), LinearAxis::new(ws, w));
+  let (uy, ux) = (LinearAxis::of_order(p.upsample_order, hs, h), LinearAxis::of_order(p.upsample_order, ws, w));
   let (uiy0, uiy1) = (upload_idx(ctx, uy.i0.iter().copied())?, upload_idx(ctx, uy.i1.iter().copied())?);
   let (uix0, uix1) = (upload_idx(ctx, ux.i0.iter().copied())?, upload_idx(ctx, ux.i1.iter().copied())?);
   let (uy0, uy1, ux0, ux1) = (ctx.upload_acc(&uy.w0)?, ctx.upload_acc(&uy.w1)?, ctx.upload_acc(&ux.w0)?, ctx.upload_acc(&ux.w1)?);
