@@ -22,11 +22,13 @@ pub enum ErrorCode {
   KernelCompile,
   Disposed,
   Pipeline,
+  ImageFormat,
+  PlateLayout,
   Internal,
 }
 
 impl ErrorCode {
-  pub const ALL: [ErrorCode; 18] = [
+  pub const ALL: [ErrorCode; 20] = [
     ErrorCode::MemoryConversion,
     ErrorCode::CpuRoundtripRequired,
     ErrorCode::UnsupportedConversion,
@@ -44,6 +46,8 @@ impl ErrorCode {
     ErrorCode::KernelCompile,
     ErrorCode::Disposed,
     ErrorCode::Pipeline,
+    ErrorCode::ImageFormat,
+    ErrorCode::PlateLayout,
     ErrorCode::Internal,
   ];
 
@@ -66,6 +70,8 @@ impl ErrorCode {
       ErrorCode::KernelCompile => "SB_KERNEL_COMPILE",
       ErrorCode::Disposed => "SB_DISPOSED",
       ErrorCode::Pipeline => "SB_PIPELINE",
+      ErrorCode::ImageFormat => "SB_IMAGE_FORMAT",
+      ErrorCode::PlateLayout => "SB_PLATE_LAYOUT",
       ErrorCode::Internal => "SB_INTERNAL",
     }
   }
@@ -101,6 +107,11 @@ impl SbError {
 
   pub fn dimension(message: impl Into<String>) -> Self {
     Self::new(ErrorCode::Dimension, message)
+  }
+
+  /// A file that cannot be read as an image: `path` names it, the message says what is wrong.
+  pub fn image_format(path: &str, problem: impl std::fmt::Display) -> Self {
+    Self::new(ErrorCode::ImageFormat, format!("{path}: {problem}")).with("path", path)
   }
 
   pub fn disposed() -> Self {

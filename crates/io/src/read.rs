@@ -1,0 +1,211 @@
+//! TIFF decoding into `[pages, Y, X]` host arrays. Pages are decoded in parallel (one decoder per
+//! rayon task over the same bytes, each seeking to its first page), straight into the output.
+
+use crate::ome::OmeMeta;
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use stackbridge_core::{DType, HostArray, MemoryType, SbError, SbResult};
+use std::io::Cursor;
+use tiff::decoder::{Decoder, Limits};
+use tiff::tags::Tag;
+use tiff::{ColorType, TiffError};
+
+/// What a file held besides its pixels.
+#[derive(Clone, Debug)]
+pub struct TiffInfo {
+  pub pages: usize,
+  pub width: usize,
+  pub height: usize,
+  /// The pixel type stored in the file (`uint32` is read as int32 or float64, see `read_tiff`).
+  pub file_dtype: &'static str,
+  pub compression: String,
+  pub bigtiff: bool,
+  pub tiled: bool,
+  pub description: Option<String>,
+  pub ome: Option<OmeMeta>,
+}
+
+impl TiffInfo {
+  pub fn to_json(&self) -> Value {
+    json!({
+      "pages": self.pages,
+      "width": self.width,
+      "height": self.height,
+      "fileDtype": self.file_dtype,
+      "compression": self.compression,
+      "bigtiff": self.bigtiff,
+      "tiled": self.tiled,
+      "description": self.description,
+      "ome": self.ome.as_ref().map(OmeMeta::to_json),
+    })
+  }
+}
+
+fn problem(name: &str, e: TiffError) -> SbError {
+  SbError::image_format(name, problem_text(e))
+}
+
+fn problem_text(e: TiffError) -> String {
+  match &e {
+    TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => format!("file is truncated ({io})"),
+    TiffError::IoError(io) => format!("cannot read the file ({io})"),
+    TiffError::FormatError(f) => format!("corrupt TIFF ({f})"),
+    TiffError::UnsupportedError(u) => format!("unsupported TIFF feature ({u})"),
+    TiffError::LimitsExceeded => "TIFF exceeds the decoder's limits".to_owned(),
+    other => format!("cannot decode ({other})"),
+  }
+}
+
+/// One page's layout; every page of a file must have the same.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct PageKind {
+  width: u32,
+  height: u32,
+  color: ColorType,
+  sample_format: u16,
+}
+
+fn page_kind(d: &mut Decoder<Cursor<&[u8]>>) -> Result<PageKind, TiffError> {
+  let (width, height) = d.dimensions()?;
+  let color = d.colortype()?;
+  let sample_format = d.find_tag_unsigned::<u16>(Tag::SampleFormat)?.unwrap_or(1);
+  Ok(PageKind { width, height, color, sample_format })
+}
+
+/// `(what the file stores, what the array holds)` for a grayscale page.
+fn dtypes(name: &str, k: PageKind) -> SbResult<(&'static str, DType)> {
+  let bits = match k.color {
+    ColorType::Gray(b) => b,
+    other => {
+      return Err(SbError::image_format(name, format!("unsupported pixel layout {other:?}: only single-sample grayscale pages are read")))
+    }
+  };
+  Ok(match (bits, k.sample_format) {
+    (8, 1) => ("uint8", DType::U8),
+    (16, 1) => ("uint16", DType::U16),
+    (16, 2) => ("int16", DType::I16),
+    (32, 1) => ("uint32", DType::I32),
+    (32, 2) => ("int32", DType::I32),
+    (32, 3) => ("float32", DType::F32),
+    (64, 3) => ("float64", DType::F64),
+    (b, f) => {
+      let kind = match f {
+        1 => "unsigned",
+        2 => "signed",
+        3 => "float",
+        _ => "unknown-format",
+      };
+      return Err(SbError::image_format(
+        name,
+        format!("unsupported pixel type: {b}-bit {kind} samples (uint8, uint16, uint32, int16, int32, float32 and float64 are read)"),
+      ));
+    }
+  })
+}
+
+fn compression_name(code: u16) -> String {
+  match code {
+    1 => "none".into(),
+    5 => "lzw".into(),
+    8 | 32946 => "deflate".into(),
+    32773 => "packbits".into(),
+    c => format!("code {c}"),
+  }
+}
+
+fn open<'a>(bytes: &'a [u8], name: &str) -> SbResult<Decoder<Cursor<&'a [u8]>>> {
+  if bytes.is_empty() {
+    return Err(SbError::image_format(name, "file is empty"));
+  }
+  if bytes.len() < 8 || !(bytes.starts_with(b"II") || bytes.starts_with(b"MM")) {
+    return Err(SbError::image_format(name, "not a TIFF file (no II/MM byte-order mark)"));
+  }
+  Decoder::new(Cursor::new(bytes)).map(|d| d.with_limits(Limits::unlimited())).map_err(|e| problem(name, e))
+}
+
+/// Decodes every page of `bytes` (`name` is only for messages). Pages must share size and type.
+/// uint32 files (label images, mostly) are returned as int32 when every value fits, else as
+/// float64, which holds every uint32 exactly; the engine has no uint32 dtype.
+pub fn read_tiff(bytes: &[u8], name: &str) -> SbResult<(HostArray, TiffInfo)> {
+  let mut d = open(bytes, name)?;
+  let first = page_kind(&mut d).map_err(|e| problem(name, e))?;
+  let (file_dtype, dtype) = dtypes(name, first)?;
+  let compression = d.find_tag_unsigned::<u16>(Tag::Compression).map_err(|e| problem(name, e))?.unwrap_or(1);
+  let tiled = d.find_tag(Tag::TileWidth).map_err(|e| problem(name, e))?.is_some();
+  let description = d.find_tag(Tag::ImageDescription).ok().flatten().and_then(|v| v.into_string().ok());
+  let mut pages = 1usize;
+  while d.more_images() {
+    d.next_image().map_err(|e| problem(name, e))?;
+    let k = page_kind(&mut d).map_err(|e| problem(name, e))?;
+    if k != first {
+      return Err(SbError::image_format(
+        name,
+        format!("page {pages} is {}x{} {:?} but page 0 is {}x{} {:?}: pages of one stack must match", k.width, k.height, k.color, first.width, first.height, first.color),
+      ));
+    }
+    pages += 1;
+  }
+  let (w, h) = (first.width as usize, first.height as usize);
+  let ome = match description.as_deref().map(OmeMeta::parse).transpose() {
+    Ok(m) => m.flatten(),
+    Err(e) => return Err(SbError::image_format(name, e)),
+  };
+  if let Some(m) = &ome {
+    if m.planes() != pages || m.size_x != w || m.size_y != h {
+      return Err(SbError::image_format(
+        name,
+        format!("OME-XML describes {} planes of {}x{} but the file holds {pages} pages of {w}x{h}", m.planes(), m.size_x, m.size_y),
+      ));
+    }
+  }
+  let info = TiffInfo { pages, width: w, height: h, file_dtype, compression: compression_name(compression), bigtiff: bytes[2] == 43 || bytes[3] == 43, tiled, description, ome };
+  let page_bytes = w * h * if file_dtype == "uint32" { 4 } else { dtype.size() };
+  let shape = vec![pages, h, w];
+  if file_dtype == "uint32" {
+    let mut raw = vec![0u32; pages * w * h];
+    decode_pages(bytes, name, bytemuck_u32(&mut raw), page_bytes)?;
+    return Ok((widen_u32(&raw, shape)?, info));
+  }
+  let out = HostArray::alloc(shape, dtype, MemoryType::Numpy, false)?;
+  let pinned = out.pin()?;
+  decode_pages(bytes, name, pinned.as_mut_bytes(), page_bytes)?;
+  Ok((out, info))
+}
+
+fn bytemuck_u32(v: &mut [u32]) -> &mut [u8] {
+  // SAFETY: u32 has no invalid bit patterns and u8 has alignment 1.
+  unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, v.len() * 4) }
+}
+
+fn widen_u32(raw: &[u32], shape: Vec<usize>) -> SbResult<HostArray> {
+  let fits = raw.par_iter().all(|&v| v <= i32::MAX as u32);
+  let out = HostArray::alloc(shape, if fits { DType::I32 } else { DType::F64 }, MemoryType::Numpy, false)?;
+  let p = out.pin()?;
+  if fits {
+    p.as_mut_slice::<i32>().par_iter_mut().zip(raw.par_iter()).for_each(|(o, &v)| *o = v as i32);
+  } else {
+    p.as_mut_slice::<f64>().par_iter_mut().zip(raw.par_iter()).for_each(|(o, &v)| *o = v as f64);
+  }
+  Ok(out)
+}
+
+/// Decodes all pages into `out` (`page_bytes` each), a run of consecutive pages per task.
+fn decode_pages(bytes: &[u8], name: &str, out: &mut [u8], page_bytes: usize) -> SbResult<()> {
+  if page_bytes == 0 {
+    return Ok(());
+  }
+  let pages = out.len() / page_bytes;
+  let per_task = pages.div_ceil(rayon::current_num_threads().max(1) * 2).max(1);
+  out.par_chunks_mut(per_task * page_bytes).enumerate().try_for_each(|(task, run)| -> SbResult<()> {
+    let mut d = open(bytes, name)?;
+    let first = task * per_task;
+    d.seek_to_image(first).map_err(|e| problem(name, e))?;
+    for (i, page) in run.chunks_mut(page_bytes).enumerate() {
+      if i > 0 {
+        d.next_image().map_err(|e| problem(name, e))?;
+      }
+      d.read_image_bytes(page).map_err(|e| SbError::image_format(name, format!("page {}: {}", first + i, problem_text(e))))?;
+    }
+    Ok(())
+  })
+}
