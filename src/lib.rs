@@ -7,6 +7,7 @@ mod array;
 mod convert;
 mod devices;
 mod errors;
+mod io;
 mod jobs;
 mod ops;
 mod processors;

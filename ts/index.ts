@@ -18,6 +18,10 @@ export { registerFunction, getFunction, listFunctions, unregisterFunction } from
 export { devices, memoryInfo, emptyCache, setMemoryLimit, openclQueues } from './devices.js';
 export type { DeviceInfo, MemoryInfo, QueueInfo } from './devices.js';
 export { TraceCollector, withTrace } from './trace.js';
+export { readTiff, writeTiff, overlayPng } from './io.js';
+export type { TiffImage, TiffInfo, OmeMetadata, WriteTiffOptions, OverlayCircle } from './io.js';
+export { readPlate, wellId, compareWells } from './plate.js';
+export type { Plate, PlateImage, PlateLayout, ReadPlateOptions } from './plate.js';
 export type { ConversionRecord, RecoveryRecord, KernelRecord } from './trace.js';
 export {
   StackbridgeError,
@@ -38,5 +42,7 @@ export {
   KernelCompileError,
   DisposedError,
   PipelineError,
+  ImageFormatError,
+  PlateLayoutError,
   InternalError,
 } from './errors.js';
