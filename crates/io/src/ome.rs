@@ -74,7 +74,19 @@ impl OmeMeta {
 
   /// The OME-XML of a single-image file with these sizes, for `pixel_type` (`uint16`, `float`, …).
   pub fn to_xml(&self, pixel_type: &str) -> String {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    // TIFF ASCII tags are 7-bit: anything else becomes a character reference.
+    let esc = |s: &str| {
+      s.chars()
+        .map(|c| match c {
+          '&' => "&amp;".to_owned(),
+          '<' => "&lt;".to_owned(),
+          '>' => "&gt;".to_owned(),
+          '"' => "&quot;".to_owned(),
+          c if c.is_ascii() && !c.is_ascii_control() => c.to_string(),
+          c => format!("&#{};", c as u32),
+        })
+        .collect::<String>()
+    };
     let phys = [("X", self.physical_size_x), ("Y", self.physical_size_y), ("Z", self.physical_size_z)]
       .iter()
       .filter_map(|(a, v)| v.map(|v| format!(" PhysicalSize{a}=\"{v}\"{}", self.physical_size_unit.as_deref().map(|u| format!(" PhysicalSize{a}Unit=\"{}\"", esc(u))).unwrap_or_default())))
