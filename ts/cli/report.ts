@@ -91,7 +91,7 @@ export async function writeReport(output: string, summaries: Map<string, WellSum
     })
     .join('');
   const conv = (list[0]?.steps ?? [])
-    .flatMap((s, i) => s.conversions.map((c) => `<tr><td>${i + 1}</td><td>${esc(s.name)}</td><td>${c.from} → ${c.to}</td><td>${c.kind}</td><td>${c.ms.toFixed(2)}</td></tr>`))
+    .flatMap((s, i) => s.conversions.filter((c) => c.kind !== 'identity').map((c) => `<tr><td>${i + 1}</td><td>${esc(s.name)}</td><td>${c.from} → ${c.to}</td><td>${c.kind}</td><td>${c.ms.toFixed(2)}</td></tr>`))
     .join('');
   const warnings = [...warn].map(([w, t]) => `<li><a href="#well-${w}">${w}</a>: ${esc(t)}</li>`).join('');
   const total = list.reduce((a, s) => a + s.cells, 0);
@@ -112,7 +112,7 @@ figure.warn img{outline:3px solid #e8590c} .w{color:#c2410c} .warnings{color:#c2
 ${warnings ? `<h2>Warnings</h2><ul class="warnings">${warnings}</ul>` : ''}
 <h2>Overlays (first site; detections in magenta)</h2><div class="thumbs">${thumbs.join('')}</div>
 <h2>Per-step time (ms per well)</h2><table><tr><th>#</th><th>step</th><th>mean</th><th>max</th></tr>${stepRows}</table>
-<h2>Conversion trace (first well)</h2><table><tr><th>#</th><th>step</th><th>conversion</th><th>kind</th><th>ms</th></tr>${conv || '<tr><td colspan="5">none</td></tr>'}</table>
+<h2>Conversion trace (first well; identities omitted)</h2><table><tr><th>#</th><th>step</th><th>conversion</th><th>kind</th><th>ms</th></tr>${conv || '<tr><td colspan="5">none</td></tr>'}</table>
 </body></html>
 `;
   const path = join(output, 'report.html');

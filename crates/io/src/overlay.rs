@@ -63,7 +63,7 @@ pub fn overlay_png(a: &HostArray, z: usize, circles: &[Circle]) -> SbResult<Vec<
   Ok(out)
 }
 
-/// A one-pixel ring (every pixel within half a pixel of the radius, at least radius 2).
+/// A two-pixel ring (every pixel within a pixel of the radius, at least radius 2): visible on thumbnails.
 fn draw_circle(rgb: &mut [u8], w: usize, h: usize, c: Circle) {
   let r = c.r.max(2.0);
   let (x0, x1) = ((c.x - r - 1.0).floor().max(0.0) as usize, ((c.x + r + 1.0).ceil() as usize).min(w.saturating_sub(1)));
@@ -74,7 +74,7 @@ fn draw_circle(rgb: &mut [u8], w: usize, h: usize, c: Circle) {
   for y in y0..=y1 {
     for x in x0..=x1 {
       let d = ((x as f64 - c.x).powi(2) + (y as f64 - c.y).powi(2)).sqrt();
-      if (d - r).abs() <= 0.5 {
+      if (d - r).abs() <= 1.0 {
         rgb[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&COLOR);
       }
     }
