@@ -22,25 +22,16 @@ pub struct ReadJob {
   bytes: Option<Vec<u8>>,
 }
 
-fn io_error(path: &str, e: std::io::Error) -> SbError {
-  SbError::image_format(path, format!("cannot read the file ({e})"))
-}
-
 impl Task for ReadJob {
   type Output = (HostArray, String);
   type JsValue = TiffRead;
 
   fn compute(&mut self) -> Result<Self::Output> {
     guard(|| {
-      let owned;
-      let bytes = match &self.bytes {
-        Some(b) => b,
-        None => {
-          owned = std::fs::read(&self.name).map_err(|e| io_error(&self.name, e))?;
-          &owned
-        }
+      let (a, info) = match &self.bytes {
+        Some(b) => read_tiff(b, &self.name)?,
+        None => stackbridge_io::read_tiff_file(&self.name)?,
       };
-      let (a, info) = read_tiff(bytes, &self.name)?;
       Ok((a, info.to_json().to_string()))
     })
   }

@@ -10,5 +10,5 @@ pub mod write;
 
 pub use ome::OmeMeta;
 pub use overlay::{overlay_png, Circle};
-pub use read::{read_tiff, TiffInfo};
+pub use read::{read_tiff, read_tiff_file, TiffInfo};
 pub use write::{write_tiff, Compression, WriteOptions};

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use stackbridge_core::{DType, ErrorCode, HostArray};
-use stackbridge_io::{read_tiff, write_tiff, Compression, WriteOptions};
+use stackbridge_io::{read_tiff, read_tiff_file, write_tiff, Compression, WriteOptions};
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
@@ -41,6 +41,9 @@ fn tifffile_files_decode_exactly() {
     assert_eq!(info.ome.is_some(), f["ome"].as_bool().unwrap(), "{name}");
     let raw = std::fs::read(dir().join(format!("{name}.raw"))).unwrap();
     assert!(file_bytes(&a, info.file_dtype) == raw, "{name}: values differ from tifffile's");
+    // Reading through file handles instead of the bytes in memory gives the same array.
+    let (f, _) = read_tiff_file(dir().join(name).to_str().unwrap()).unwrap();
+    assert!(f.dtype == a.dtype && f.pin().unwrap().bytes() == a.pin().unwrap().bytes(), "{name}: file read differs");
   }
 }
 
@@ -68,6 +71,9 @@ fn bad_files_are_image_format_errors() {
     assert!(e.message.starts_with(&format!("{name}: ")), "{e}");
     assert!(e.message.contains(f["problem"].as_str().unwrap()), "{name}: {e}");
     assert_eq!(e.details["path"], name);
+    let path = dir().join(name).to_str().unwrap().to_owned();
+    let e = read_tiff_file(&path).err().unwrap();
+    assert!(e.code == ErrorCode::ImageFormat && e.message.contains(f["problem"].as_str().unwrap()), "{e}");
   }
 }
 
