@@ -2,11 +2,11 @@ import test from 'ava';
 import { readFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readTiff, writeTiff, asarray, ImageFormatError, InvalidArgumentError, DimensionError } from '../ts/index.js';
+import { readTiff, writeTiff, asarray, ImageFormatError, InvalidArgumentError, DimensionError, type Dtype, type TiffInfo } from '../ts/index.js';
 
 const DIR = new URL('./fixtures/tiff/', import.meta.url).pathname;
 const manifest = JSON.parse(await readFile(join(DIR, 'manifest.json'), 'utf8')) as {
-  files: { file: string; shape: number[]; dtype: string; fileDtype: string; compression: string; ome: boolean }[];
+  files: { file: string; shape: number[]; dtype: Dtype; fileDtype: TiffInfo['fileDtype']; compression: string; ome: boolean }[];
   bad: { file: string; problem: string }[];
 };
 
