@@ -144,3 +144,20 @@ test('stackbridge info prints devices, runtimes and versions', (t) => {
   t.regex(r.stdout, /OpenCL/);
   t.regex(r.stdout, /CUDA/);
 });
+
+test.serial('--device opencl:0 runs every step on the OpenCL device with the CPU run\'s counts', async (t) => {
+  const { devices } = await import('../ts/index.js');
+  if (!devices().some((d) => d.kind === 'opencl') && process.env.STACKBRIDGE_REQUIRE_OPENCL !== '1') {
+    t.log('skipped: no OpenCL device (install pocl-opencl-icd)');
+    t.pass();
+    return;
+  }
+  const out = await mkdtemp(join(tmpdir(), 'sb-cl-'));
+  const cpu = cli('demo', '--output', join(out, 'cpu'), '--wells', 'A01,B02');
+  const cl = cli('demo', '--output', join(out, 'cl'), '--wells', 'A01,B02', '--device', 'opencl:0');
+  t.is(cl.status, 0, cl.stderr);
+  t.regex(cl.stdout, /stackPercentileNormalize \(pyclesperanto\) → tophat \(pyclesperanto\) → countCellsSingleChannel \(pyclesperanto\)/);
+  const counts = async (d: string) => (await readFile(join(out, d, 'results', 'plate.csv'), 'utf8')).split('\n').slice(1).map((l) => l.split(',').slice(0, 6).join());
+  t.deepEqual(await counts('cl'), await counts('cpu'));
+  t.regex(await readFile(join(out, 'cl', 'results', 'report.html'), 'utf8'), /device opencl:0/);
+});
