@@ -79,10 +79,12 @@ fn bad_files_are_image_format_errors() {
 
 #[test]
 fn every_truncation_is_an_error_never_a_panic() {
-  let bytes = std::fs::read(dir().join("u16_stack_lzw.tif")).unwrap();
-  for cut in (0..bytes.len()).step_by(97) {
-    let e = read_tiff(&bytes[..cut], "cut.tif").err().unwrap_or_else(|| panic!("cut at {cut} decoded"));
-    assert_eq!(e.code, ErrorCode::ImageFormat);
+  for name in ["u16_stack_lzw.tif", "u16_deflate_predictor_bigendian.tif", "u16_deflate_tiled_predictor.tif", "f32_tiled_deflate.tif"] {
+    let bytes = std::fs::read(dir().join(name)).unwrap();
+    for cut in (0..bytes.len()).step_by(97) {
+      let e = read_tiff(&bytes[..cut], "cut.tif").err().unwrap_or_else(|| panic!("{name} cut at {cut} decoded"));
+      assert_eq!(e.code, ErrorCode::ImageFormat);
+    }
   }
 }
 
