@@ -161,3 +161,19 @@ test.serial('--device opencl:0 runs every step on the OpenCL device with the CPU
   t.deepEqual(await counts('cl'), await counts('cpu'));
   t.regex(await readFile(join(out, 'cl', 'results', 'report.html'), 'utf8'), /device opencl:0/);
 });
+
+test.serial('the real DSB2018 image counted raw finds nothing, and plate.csv and the report say so', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'sb-dsb-'));
+  const raw = join(out, 'raw.json');
+  await writeFile(raw, JSON.stringify({ steps: [{ name: 'countCellsSingleChannel', family: 'numpy', options: { detectionMethod: 'blob_log' } }] }));
+  const img = new URL('./fixtures/dsb2018/img2d.tif', import.meta.url).pathname;
+  const r = cli('run', raw, '--input', img, '--output', join(out, 'raw'));
+  t.is(r.status, 0, r.stderr);
+  t.regex(await readFile(join(out, 'raw', 'plate.csv'), 'utf8'), /^A01,A,1,1,1,0,.*no cells found/m);
+  t.regex(await readFile(join(out, 'raw', 'report.html'), 'utf8'), /⚠ no cells found/);
+  const normalized = cli('run', new URL('../pipelines/default.json', import.meta.url).pathname, '--input', img, '--output', join(out, 'norm'));
+  t.is(normalized.status, 0, normalized.stderr);
+  const count = Number((await readFile(join(out, 'norm', 'plate.csv'), 'utf8')).split('\n')[1]!.split(',')[5]);
+  t.log(`default pipeline on the DSB2018 image: ${count} nuclei (125 in the ground truth)`);
+  t.true(count > 60 && count < 190, String(count));
+});
