@@ -7,7 +7,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { InvalidArgumentError, PlateLayoutError } from './errors.js';
 
-/** A built-in layout name, or a pattern: a RegExp (or its source) with named groups. */
+/**
+ * A built-in layout name, or a pattern: a RegExp (or its source) with named groups `well` (or `row`
+ * + `column`), and optionally `site`, `channel`, `z`, `timepoint` (default 1), matched against each
+ * TIFF's path relative to the plate folder.
+ */
 export type PlateLayout = 'imagexpress' | 'operaphenix' | RegExp | string;
 
 /** One image file of a plate. Indices are 1-based, as the microscopes write them. */
