@@ -52,10 +52,16 @@ function pathWithoutRust() {
 try {
   // ---- 1. the binary to publish ----
   const release = path.join(ROOT, 'npm', TRIPLE, BINARY);
+  const local = path.join(ROOT, 'native', BINARY);
   let binary = release;
-  if (!fs.existsSync(release)) {
+  // Outside CI a release binary older than the local build is stale (it lacks newer exports).
+  const stale = fs.existsSync(release) && fs.existsSync(local) && fs.statSync(local).mtimeMs > fs.statSync(release).mtimeMs;
+  if (stale && process.env.STACKBRIDGE_REQUIRE_RELEASE !== '1') {
+    binary = local;
+    step(`npm/${TRIPLE}/${BINARY} is older than native/${BINARY}; publishing the local build (npm run build:release refreshes it)`);
+  } else if (!fs.existsSync(release)) {
     if (process.env.STACKBRIDGE_REQUIRE_RELEASE === '1') throw new Error(`${release} is missing: run \`npm run build:release\` first`);
-    binary = path.join(ROOT, 'native', BINARY);
+    binary = local;
     if (!fs.existsSync(binary)) throw new Error(`no binary to publish: run \`npm run build\` (or \`npm run build:release\`)`);
     step(`npm/${TRIPLE}/${BINARY} not built (npm run build:release); publishing the local build native/${BINARY} instead`);
   } else {

@@ -9,6 +9,7 @@ mod convert;
 mod devices;
 mod dlpack;
 mod errors;
+mod io;
 mod jobs;
 mod ops;
 mod processors;

@@ -17,6 +17,7 @@ import { FunctionStep, Pipeline, type PipelinePlan, type StepTrace } from './pip
 import * as jaxProcessors from './processors/jax.js';
 import * as clProcessors from './processors/pyclesperanto.js';
 import * as torchProcessors from './processors/torch.js';
+import { mulberry32, placeNuclei, renderSlice, type Nucleus } from './synthetic.js';
 import { tfAvailable, type Tensor } from './tfjs.js';
 import { TraceCollector, withTrace, type ConversionRecord } from './trace.js';
 
@@ -27,75 +28,14 @@ const SEED = 20240611;
 
 // ---------------------------------------------------------------- synthetic data
 
-/** mulberry32: a small seeded PRNG with uniform output in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A standard normal sample (Box–Muller). */
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
-
-interface Nucleus {
-  x: number;
-  y: number;
-  sigma: number;
-  amplitude: number;
-}
-
-/** `count` nuclei at least `minDistance` apart and `margin` px inside the image (rejection sampling). */
-function placeNuclei(rand: () => number, count: number, minDistance = 20, margin = 12): Nucleus[] {
-  const nuclei: Nucleus[] = [];
-  while (nuclei.length < count) {
-    const x = margin + rand() * (W - 2 * margin);
-    const y = margin + rand() * (H - 2 * margin);
-    if (nuclei.some((n) => Math.hypot(n.x - x, n.y - y) < minDistance)) continue;
-    nuclei.push({ x, y, sigma: 2.5 + rand(), amplitude: 2500 + rand() * 3500 });
-  }
-  return nuclei;
-}
-
-/** Uneven illumination: a horizontal ramp, a vertical bow and a per-slice offset. */
-function background(x: number, y: number, z: number): number {
-  return 600 + 900 * (x / W) + 500 * (y / H) ** 2 + 120 * z;
-}
-
-/** Adds one Gaussian spot into `plane` within 4 sigma of its centre. */
-function addNucleus(plane: Float64Array, n: Nucleus): void {
-  const r = Math.ceil(4 * n.sigma);
-  for (let y = Math.max(0, Math.floor(n.y) - r); y <= Math.min(H - 1, Math.floor(n.y) + r); y++) {
-    for (let x = Math.max(0, Math.floor(n.x) - r); x <= Math.min(W - 1, Math.floor(n.x) + r); x++) {
-      const d2 = (x - n.x) ** 2 + (y - n.y) ** 2;
-      plane[y * W + x] += n.amplitude * Math.exp(-d2 / (2 * n.sigma * n.sigma));
-    }
-  }
-}
-
-/** One uint16 slice: background + nuclei + Gaussian noise (σ = 40), rounded and clipped. */
-function renderSlice(rand: () => number, z: number, nuclei: Nucleus[], out: Uint16Array): void {
-  const plane = new Float64Array(H * W);
-  for (let i = 0; i < plane.length; i++) plane[i] = background(i % W, Math.floor(i / W), z);
-  for (const n of nuclei) addNucleus(plane, n);
-  for (let i = 0; i < plane.length; i++) {
-    out[i] = Math.min(65535, Math.max(0, Math.round(plane[i] + 40 * gaussian(rand))));
-  }
-}
-
 /** The seeded stack (numpy, uint16, [Z, H, W]) and the nuclei drawn in each slice. */
 function syntheticStack(seed: number): { stack: NDArray<'uint16'>; nuclei: Nucleus[][] } {
   const rand = mulberry32(seed);
   const values = new Uint16Array(Z * H * W);
   const nuclei: Nucleus[][] = [];
   for (let z = 0; z < Z; z++) {
-    nuclei.push(placeNuclei(rand, 36 + Math.floor(rand() * 9)));
-    renderSlice(rand, z, nuclei[z], values.subarray(z * H * W, (z + 1) * H * W));
+    nuclei.push(placeNuclei(rand, 36 + Math.floor(rand() * 9), W, H));
+    renderSlice(rand, z, nuclei[z], values.subarray(z * H * W, (z + 1) * H * W), W, H);
   }
   return { stack: asarray(values, { shape: [Z, H, W], dtype: 'uint16' }), nuclei };
 }

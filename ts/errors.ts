@@ -122,6 +122,23 @@ export class AbortError extends StackbridgeError {
     this.name = 'AbortError';
   }
 }
+/** A file that cannot be read (or written) as an image; `path` names it, the message says why. */
+export class ImageFormatError extends StackbridgeError {
+  override readonly code: string = 'SB_IMAGE_FORMAT';
+  get path(): string | undefined {
+    return this.details.path as string | undefined;
+  }
+}
+/** Missing or duplicate images in a plate: `missing` and `duplicates` list them. */
+export class PlateLayoutError extends StackbridgeError {
+  override readonly code: string = 'SB_PLATE_LAYOUT';
+  get missing(): string[] {
+    return (this.details.missing as string[] | undefined) ?? [];
+  }
+  get duplicates(): string[] {
+    return (this.details.duplicates as string[] | undefined) ?? [];
+  }
+}
 /** A panic caught at the binding boundary: a bug in stackbridge, never the caller's fault. */
 export class InternalError extends StackbridgeError {
   override readonly code: string = 'SB_INTERNAL';
@@ -151,6 +168,8 @@ export const ERROR_CLASSES: Readonly<Record<string, ErrorClass>> = {
   SB_PIPELINE: PipelineError,
   SB_CONTRACT: ContractError,
   SB_ABORTED: AbortError,
+  SB_IMAGE_FORMAT: ImageFormatError,
+  SB_PLATE_LAYOUT: PlateLayoutError,
   SB_INTERNAL: InternalError,
 };
 

@@ -25,6 +25,10 @@ export { toDlpack, fromDlpack } from './dlpack.js';
 export type { DlpackCapsule, DlpackMemoryType } from './dlpack.js';
 export type { OperationProgress } from './cancel.js';
 export type { ConversionRecord, RecoveryRecord, KernelRecord, ConversionTotals, ConversionCountersJSON } from './trace.js';
+export { readTiff, writeTiff, overlayPng } from './io.js';
+export type { TiffImage, TiffInfo, OmeMetadata, WriteTiffOptions, OverlayCircle } from './io.js';
+export { readPlate, wellId, compareWells } from './plate.js';
+export type { Plate, PlateImage, PlateLayout, ReadPlateOptions } from './plate.js';
 export {
   StackbridgeError,
   MemoryConversionError,
@@ -46,5 +50,7 @@ export {
   PipelineError,
   ContractError,
   AbortError,
+  ImageFormatError,
+  PlateLayoutError,
   InternalError,
 } from './errors.js';

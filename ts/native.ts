@@ -109,6 +109,12 @@ export interface NativeModule {
   countCells(input: NativeArray, options: string, cancel?: NativeCancelToken | null): Promise<{ results: string; masks?: NativeArray | null; device: string; queue?: number | null }>;
   /** The command queues created on an OpenCL device. */
   openclQueues(device: string): NativeQueueInfo[];
+  /** Decodes a TIFF at `name`, or the given bytes (`name` then only labels errors); info is JSON. */
+  readTiffFile(name: string, bytes: Buffer | null): Promise<{ array: NativeArray; info: string }>;
+  /** Encodes a host array as a TIFF at `path` (options JSON: compression, bigtiff, ome). */
+  writeTiffFile(path: string, array: NativeArray, options: string): Promise<void>;
+  /** PNG of slice `z`, contrast-stretched, with circles (x, y, r triples) drawn. */
+  overlayPngBytes(array: NativeArray, z: number, circles: number[]): Promise<Buffer>;
   /** Test hook: panics inside the binding, to prove panics become `InternalError`. */
   debugPanic(asyncTask: boolean): Promise<void> | void;
 }

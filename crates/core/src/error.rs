@@ -24,11 +24,13 @@ pub enum ErrorCode {
   Pipeline,
   Contract,
   Aborted,
+  ImageFormat,
+  PlateLayout,
   Internal,
 }
 
 impl ErrorCode {
-  pub const ALL: [ErrorCode; 20] = [
+  pub const ALL: [ErrorCode; 22] = [
     ErrorCode::MemoryConversion,
     ErrorCode::CpuRoundtripRequired,
     ErrorCode::UnsupportedConversion,
@@ -48,6 +50,8 @@ impl ErrorCode {
     ErrorCode::Pipeline,
     ErrorCode::Contract,
     ErrorCode::Aborted,
+    ErrorCode::ImageFormat,
+    ErrorCode::PlateLayout,
     ErrorCode::Internal,
   ];
 
@@ -72,6 +76,8 @@ impl ErrorCode {
       ErrorCode::Pipeline => "SB_PIPELINE",
       ErrorCode::Contract => "SB_CONTRACT",
       ErrorCode::Aborted => "SB_ABORTED",
+      ErrorCode::ImageFormat => "SB_IMAGE_FORMAT",
+      ErrorCode::PlateLayout => "SB_PLATE_LAYOUT",
       ErrorCode::Internal => "SB_INTERNAL",
     }
   }
@@ -112,6 +118,11 @@ impl SbError {
   /// The operation's cancellation flag was raised (JS: an aborted `signal`).
   pub fn aborted() -> Self {
     Self::new(ErrorCode::Aborted, "The operation was aborted")
+  }
+
+  /// A file that cannot be read as an image: `path` names it, the message says what is wrong.
+  pub fn image_format(path: &str, problem: impl std::fmt::Display) -> Self {
+    Self::new(ErrorCode::ImageFormat, format!("{path}: {problem}")).with("path", path)
   }
 
   pub fn disposed() -> Self {
