@@ -5,6 +5,7 @@
 
 mod array;
 mod convert;
+mod cpu;
 mod devices;
 mod errors;
 mod jobs;

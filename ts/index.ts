@@ -16,6 +16,8 @@ export { FunctionStep, Pipeline } from './pipeline.js';
 export type { PipelinePlan, PipelineRunOptions, PipelineResult, PipelineTrace, StepTrace, StepPlan, PipelineProgress } from './pipeline.js';
 export { registerFunction, getFunction, listFunctions, unregisterFunction } from './registry.js';
 export { devices, memoryInfo, emptyCache, setMemoryLimit, openclQueues } from './devices.js';
+export { cpuFeatures } from './cpu.js';
+export type { CpuFeatures, CpuLevel } from './cpu.js';
 export type { DeviceInfo, MemoryInfo, QueueInfo } from './devices.js';
 export { TraceCollector, withTrace } from './trace.js';
 export type { ConversionRecord, RecoveryRecord, KernelRecord } from './trace.js';

@@ -4,6 +4,7 @@
  * call into it goes through `native()` / `nativeAsync()` of errors.ts so Rust errors arrive typed.
  */
 import { createRequire } from 'node:module';
+import { resolve as resolvePath } from 'node:path';
 import type { DeviceInfo, MemoryInfo } from './devices.js';
 import type { AnyTypedArray } from './types.js';
 
@@ -96,7 +97,19 @@ export interface NativeModule {
   openclQueues(device: string): NativeQueueInfo[];
   /** Test hook: panics inside the binding, to prove panics become `InternalError`. */
   debugPanic(asyncTask: boolean): Promise<void> | void;
+  /** The CPU level the kernels run at and the path each took (`src/cpu.rs`). */
+  cpuFeatures(): { detected: string; level: string; requested?: string | null; compiledFor: string; paths: { kernel: string; path?: string | null }[] };
 }
 
 const require = createRequire(import.meta.url);
-export const addon: NativeModule = require('../native/index.cjs') as NativeModule;
+
+/**
+ * `STACKBRIDGE_NATIVE_PATH=/path/to/stackbridge.node` loads that addon binary instead of the
+ * package's (bench/processors.js times two builds side by side with it). Checked first, on its own.
+ */
+function nativeOverride(): NativeModule | null {
+  const path = process.env.STACKBRIDGE_NATIVE_PATH;
+  return path ? (require(resolvePath(path)) as NativeModule) : null;
+}
+
+export const addon: NativeModule = nativeOverride() ?? (require('../native/index.cjs') as NativeModule);

@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod array;
 pub mod conversion;
+pub mod cpu;
 pub mod dtype;
 pub mod error;
 pub mod memory_type;
