@@ -30,7 +30,7 @@ test('cpuFeatures: the level is the detected one capped by STACKBRIDGE_CPU_LEVEL
   t.is(f.requested, cap && cap.trim() ? cap : null);
   const capIdx = cap && cap.trim() ? Math.max(0, LEVELS.indexOf(cap.trim().toLowerCase() as CpuLevel)) : 3;
   t.is(f.level, LEVELS[Math.min(LEVELS.indexOf(f.detected), capIdx)]);
-  t.deepEqual(Object.keys(f.paths).sort(), ['applyMask', 'cast', 'gaussian', 'morphology', 'normalizeMap', 'percentileHistogram', 'projection']);
+  t.deepEqual(Object.keys(f.paths).sort(), ['applyMask', 'cast', 'gaussian', 'morphology', 'normalizeMap', 'percentileHistogram', 'projection', 'resize']);
 });
 
 test('each kernel reports the path it took, at the process level', async (t) => {

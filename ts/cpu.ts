@@ -21,7 +21,7 @@ export interface CpuFeatures {
   compiledFor: CpuLevel;
   /**
    * The code path each dispatching kernel (`percentileHistogram`, `normalizeMap`, `morphology`,
-   * `gaussian`, `projection`, `cast`, `applyMask`) took the last time it ran in this process: a
+   * `gaussian`, `projection`, `cast`, `applyMask`, `resize`) took the last time it ran in this process: a
    * level, or a hand-written path such as `'avx512-vbmi2 (vpcompressw)'`; `null` until it has run.
    */
   paths: Record<string, string | null>;

@@ -126,10 +126,12 @@ pub enum Kernel {
   Cast,
   /// Pointwise `applyMask`.
   ApplyMask,
+  /// skimage-style resize (anti-aliased downsampling, bilinear upsampling) of the top-hat.
+  Resize,
 }
 
 impl Kernel {
-  pub const ALL: [Kernel; 7] = [
+  pub const ALL: [Kernel; 8] = [
     Kernel::PercentileHistogram,
     Kernel::NormalizeMap,
     Kernel::Morphology,
@@ -137,6 +139,7 @@ impl Kernel {
     Kernel::Projection,
     Kernel::Cast,
     Kernel::ApplyMask,
+    Kernel::Resize,
   ];
 
   pub fn name(self) -> &'static str {
@@ -148,12 +151,13 @@ impl Kernel {
       Kernel::Projection => "projection",
       Kernel::Cast => "cast",
       Kernel::ApplyMask => "applyMask",
+      Kernel::Resize => "resize",
     }
   }
 }
 
 /// The path each kernel took last (`label index + 1`; 0 = not run yet).
-static TAKEN: [AtomicU8; 7] = [const { AtomicU8::new(0) }; 7];
+static TAKEN: [AtomicU8; Kernel::ALL.len()] = [const { AtomicU8::new(0) }; Kernel::ALL.len()];
 
 /// Labels a kernel can record: the levels, then hand-written paths.
 const LABELS: [&str; 5] = ["scalar", "sse4", "avx2", "avx512", "avx512-vbmi2 (vpcompressw)"];
