@@ -117,6 +117,11 @@ def main():
             return ((np.clip(s, pl, ph) - pl) * (tmax - tmin) / (ph - pl) + tmin).astype(np.uint16)
         return best_of(run)
 
+    def op_apply_mask(job):
+        # OpenHCS apply_mask: (image.astype(float32) * mask.astype(float32)).astype(image.dtype)
+        s, m = arrays[job["input"]], arrays[job["mask"]]
+        return best_of(lambda: (s.astype(np.float32) * m.astype(np.float32)).astype(s.dtype))
+
     def op_median(job):
         s = arrays[job["input"]]
         return best_of(lambda: np.median(s, axis=0))
@@ -196,6 +201,7 @@ def main():
         ("numpy", "copy"): op_copy,
         ("numpy", "normalize"): op_normalize,
         ("numpy", "median"): op_median,
+        ("numpy", "applyMask"): op_apply_mask,
         ("scipy", "gaussian"): op_gaussian_scipy,
         ("opencv", "gaussian"): op_gaussian_cv2,
         ("scikit-image", "tophat"): op_tophat_skimage,

@@ -6,6 +6,7 @@
 mod array;
 mod cancel;
 mod convert;
+mod cpu;
 mod devices;
 mod dlpack;
 mod errors;

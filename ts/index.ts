@@ -29,6 +29,8 @@ export { readTiff, writeTiff, overlayPng } from './io.js';
 export type { TiffImage, TiffInfo, OmeMetadata, WriteTiffOptions, OverlayCircle } from './io.js';
 export { readPlate, wellId, compareWells } from './plate.js';
 export type { Plate, PlateImage, PlateLayout, ReadPlateOptions } from './plate.js';
+export { cpuFeatures } from './cpu.js';
+export type { CpuFeatures, CpuLevel } from './cpu.js';
 export {
   StackbridgeError,
   MemoryConversionError,

@@ -117,6 +117,8 @@ export interface NativeModule {
   overlayPngBytes(array: NativeArray, z: number, circles: number[]): Promise<Buffer>;
   /** Test hook: panics inside the binding, to prove panics become `InternalError`. */
   debugPanic(asyncTask: boolean): Promise<void> | void;
+  /** The CPU level the kernels run at and the path each took (`src/cpu.rs`). */
+  cpuFeatures(): { detected: string; level: string; requested?: string | null; compiledFor: string; paths: { kernel: string; path?: string | null }[] };
 }
 
 const require = createRequire(import.meta.url);

@@ -6,6 +6,7 @@ pub mod alloc;
 pub mod array;
 pub mod cancel;
 pub mod conversion;
+pub mod cpu;
 pub mod dlpack;
 pub mod dtype;
 pub mod error;

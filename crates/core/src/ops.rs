@@ -2,6 +2,8 @@
 //! min–max dtype scaling, and concatenation along Z. Large arrays are processed in parallel.
 
 use crate::array::HostArray;
+use crate::cpu::Kernel;
+use crate::cpu_run;
 use crate::dtype::{DType, Element};
 use crate::error::{SbError, SbResult};
 use crate::memory_type::MemoryType;
@@ -32,16 +34,18 @@ fn cast<S: Element, D: Element>(v: S) -> D {
 }
 
 fn map_into<S: Element, D: Element>(src: &[S], dst: &mut [D], f: impl Fn(S) -> D + Sync + Send) {
-  if src.len() < PAR_MIN {
-    for (d, &s) in dst.iter_mut().zip(src) {
-      *d = f(s);
-    }
-  } else {
-    dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(d, s)| {
+  // Each chunk runs compiled for the CPU's level (crate::cpu).
+  let chunk = |d: &mut [D], s: &[S]| {
+    cpu_run!(Kernel::Cast, {
       for (d, &s) in d.iter_mut().zip(s) {
         *d = f(s);
       }
-    });
+    })
+  };
+  if src.len() < PAR_MIN {
+    chunk(dst, src);
+  } else {
+    dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(d, s)| chunk(d, s));
   }
 }
 
@@ -127,23 +131,26 @@ impl Float for f64 {
   }
 }
 
+/// (min, max, any NaN) of one chunk.
+#[inline(always)]
+fn min_max_part<F: Float>(c: &[F]) -> (F, F, bool) {
+  let (mut lo, mut hi, mut nan) = (c[0], c[0], false);
+  for &v in c {
+    nan |= v.is_nan();
+    if v < lo {
+      lo = v;
+    }
+    if v > hi {
+      hi = v;
+    }
+  }
+  (lo, hi, nan)
+}
+
 /// (min, max) in one parallel pass; None when empty or when any value is NaN (numpy's min/max
 /// are then NaN, so OpenHCS's `max > min` test fails and it falls back to `astype`).
 fn min_max<F: Float>(s: &[F]) -> Option<(F, F)> {
-  let part = |c: &[F]| {
-    let (mut lo, mut hi, mut nan) = (c[0], c[0], false);
-    for &v in c {
-      nan |= v.is_nan();
-      if v < lo {
-        lo = v;
-      }
-      if v > hi {
-        hi = v;
-      }
-    }
-    (lo, hi, nan)
-  };
-  let (lo, hi, nan) = s.par_chunks(CHUNK).map(part).reduce_with(|a, b| {
+  let (lo, hi, nan) = s.par_chunks(CHUNK).map(|c| cpu_run!(Kernel::Cast, min_max_part(c))).reduce_with(|a, b| {
     (if b.0 < a.0 { b.0 } else { a.0 }, if b.1 > a.1 { b.1 } else { a.1 }, a.2 || b.2)
   })?;
   if nan {

@@ -5,8 +5,8 @@
  * The scale-space kernels reproduce the CPU's f32 arithmetic (stackbridge-kernels gaussian.rs,
  * "fast" paths) operation for operation, so the cube values are bit-identical to the CPU's:
  * accumulators start at the first product, taps are applied in the CPU's order, and each
- * multiply-add is fused (SB_FMA, defined when the host build has FMA) or a separate multiply and
- * add (as the CPU without FMA). Borders are scipy's 'reflect' of any extension length. */
+ * multiply-add is fused (SB_FMA: the host defines it, because the CPU kernels fuse at every
+ * CPU level) or, without SB_FMA, a separate multiply and add. Borders are scipy's 'reflect' of any extension length. */
 
 #ifdef SB_FMA
 #define SB_MADD(t, x, acc) fma((t), (x), (acc))

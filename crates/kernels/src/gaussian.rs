@@ -11,6 +11,8 @@
 
 use crate::image::Dims;
 use rayon::prelude::*;
+use stackbridge_core::cpu::Kernel;
+use stackbridge_core::cpu_run;
 use stackbridge_core::{DType, Element, SbError, SbResult};
 use std::ops::{Add, Mul, Sub};
 
@@ -160,7 +162,9 @@ pub(crate) trait Real:
 {
   const ZERO: Self;
   fn of(v: f64) -> Self;
-  /// `self * a + b`, fused where the target has FMA (a libm call otherwise would be slow).
+  /// `self * a + b`, always fused (one rounding), so every CPU level computes the same bits: an
+  /// FMA instruction at the AVX2 / AVX-512 levels, libm's exact `fma` below them (slow, but only
+  /// CPUs without AVX2 run it). The OpenCL blob kernel fuses the same multiply-adds (`SB_FMA`).
   fn fma(self, a: Self, b: Self) -> Self;
 }
 
@@ -174,14 +178,7 @@ macro_rules! real {
       }
       #[inline(always)]
       fn fma(self, a: Self, b: Self) -> Self {
-        #[cfg(target_feature = "fma")]
-        {
-          self.mul_add(a, b)
-        }
-        #[cfg(not(target_feature = "fma"))]
-        {
-          self * a + b
-        }
+        self.mul_add(a, b)
       }
     }
   };
@@ -209,9 +206,27 @@ fn band_rows(h: usize, r: usize) -> usize {
 const BAND_MIN: usize = 32;
 const BAND_MAX: usize = 128;
 
+/// `s[at..at + L]` as an array, without a bounds check in release builds: the pass functions check
+/// once on entry that every block they read is inside its slice (per-block checks in the inner
+/// loops cost more than the arithmetic, and defeat register allocation of the accumulators).
+#[inline(always)]
+fn block<const L: usize, A>(s: &[A], at: usize) -> &[A; L] {
+  debug_assert!(at + L <= s.len(), "block {at}..{} of {}", at + L, s.len());
+  // SAFETY: the callers' entry checks guarantee `at + L <= s.len()`.
+  unsafe { &*(s.as_ptr().add(at) as *const [A; L]) }
+}
+
+/// The entry check of the vertical passes: `n + span - 1` row offsets, each row `w` long inside `buf`.
+#[inline(always)]
+fn check_rows<A>(buf: &[A], offs: &[usize], n: usize, span: usize, w: usize) {
+  assert!(offs.len() >= n + span - 1 && offs.iter().all(|&o| o + w <= buf.len()), "row offsets outside the band buffer");
+}
+
 /// The fast vertical pass of a band: output row `i < n` (stride `w` in `out`) is
 /// `Σ_k taps[k] · buf[offs[i + k] + x]`; `offs` lists the band's `n + taps.len() - 1` input rows.
+#[inline(always)]
 fn vband<A: Real>(buf: &[A], offs: &[usize], taps: &[A], w: usize, n: usize, out: &mut [A]) {
+  check_rows(buf, offs, n, taps.len(), w);
   let nt = taps.len();
   let full = w - w % VL;
   for x0 in (0..full).step_by(VL) {
@@ -219,7 +234,7 @@ fn vband<A: Real>(buf: &[A], offs: &[usize], taps: &[A], w: usize, n: usize, out
       let rows = RB.min(n - i0);
       let mut acc = [[A::ZERO; VL]; RB];
       for (m, &o) in offs[i0..i0 + rows + nt - 1].iter().enumerate() {
-        let s: &[A; VL] = buf[o + x0..o + x0 + VL].try_into().unwrap();
+        let s: &[A; VL] = block::<VL, _>(buf, o + x0);
         for (r, acc_r) in acc.iter_mut().enumerate() {
           // input row m is tap m - r of output row r
           if r < rows && m >= r && m - r < nt {
@@ -249,20 +264,22 @@ fn vband<A: Real>(buf: &[A], offs: &[usize], taps: &[A], w: usize, n: usize, out
 /// The exact vertical pass of a band: scipy's symmetric correlation (`NI_Correlate1D`) in f64
 /// with a separate multiply and add as its C code: `out = x₀·w₀`, then for `j = r, r−1, …, 1`:
 /// `out += (x₋ⱼ + xⱼ)·wⱼ`. `half[j]` is the tap at offset `±j`; `offs` the `n + 2r` input rows.
+#[inline(always)]
 fn vband_sym(buf: &[f64], offs: &[usize], half: &[f64], w: usize, n: usize, out: &mut [f64]) {
+  check_rows(buf, offs, n, 2 * (half.len() - 1) + 1, w);
   let r = half.len() - 1;
   let full = w - w % XL;
   for x0 in (0..full).step_by(XL) {
     for i in 0..n {
       let o = &offs[i..i + 2 * r + 1];
-      let c: &[f64; XL] = buf[o[r] + x0..o[r] + x0 + XL].try_into().unwrap();
+      let c: &[f64; XL] = block::<XL, _>(buf, o[r] + x0);
       let mut acc = [0.0f64; XL];
       for l in 0..XL {
         acc[l] = c[l] * half[0];
       }
       for j in (1..=r).rev() {
-        let a: &[f64; XL] = buf[o[r - j] + x0..o[r - j] + x0 + XL].try_into().unwrap();
-        let b: &[f64; XL] = buf[o[r + j] + x0..o[r + j] + x0 + XL].try_into().unwrap();
+        let a: &[f64; XL] = block::<XL, _>(buf, o[r - j] + x0);
+        let b: &[f64; XL] = block::<XL, _>(buf, o[r + j] + x0);
         let t = half[j];
         for l in 0..XL {
           acc[l] += (a[l] + b[l]) * t;
@@ -284,7 +301,7 @@ fn vband_sym(buf: &[f64], offs: &[usize], half: &[f64], w: usize, n: usize, out:
 }
 
 /// Copies `row` into `pad` with `r` extended samples on each side (border `mode`).
-#[inline]
+#[inline(always)]
 fn fill_pad<A: Copy>(row: &[A], r: usize, mode: BorderMode, pad: &mut Vec<A>) {
   let w = row.len();
   pad.clear();
@@ -295,15 +312,16 @@ fn fill_pad<A: Copy>(row: &[A], r: usize, mode: BorderMode, pad: &mut Vec<A>) {
 
 /// The fast horizontal pass on one padded row: `out[x] = Σ_k taps[k] · pad[x + k]`, each output
 /// stored through `store` (the cast to the output type).
-#[inline]
+#[inline(always)]
 fn hrow<A: Real, O>(pad: &[A], taps: &[A], out: &mut [O], store: impl Fn(A) -> O) {
+  assert!(pad.len() + 1 >= out.len() + taps.len());
   let w = out.len();
   let full = w - w % LANES;
   let mut x0 = 0;
   while x0 < full {
     let mut acc = [A::ZERO; LANES];
     for (k, &t) in taps.iter().enumerate() {
-      let s: &[A; LANES] = pad[x0 + k..x0 + k + LANES].try_into().unwrap();
+      let s: &[A; LANES] = block::<LANES, _>(pad, x0 + k);
       for i in 0..LANES {
         acc[i] = t.fma(s[i], acc[i]);
       }
@@ -324,8 +342,9 @@ fn hrow<A: Real, O>(pad: &[A], taps: &[A], out: &mut [O], store: impl Fn(A) -> O
 
 /// The exact horizontal pass (scipy's order, as [`vband_sym`]) on a row padded by `r` on each
 /// side, into `out` (f64). Register-blocked on `4 × 8` outputs.
-#[inline]
+#[inline(always)]
 fn hrow_sym(pad: &[f64], half: &[f64], out: &mut [f64]) {
+  assert!(pad.len() + 1 >= out.len() + 2 * half.len() - 1);
   const B: usize = 8;
   const N: usize = 4;
   let r = half.len() - 1;
@@ -367,14 +386,17 @@ fn hrow_sym(pad: &[f64], half: &[f64], out: &mut [f64]) {
 /// `ha₀·x₀ + Σⱼ haⱼ·(x₋ⱼ + xⱼ)` around input row `offs[i + r]` (same for `ob`), f32 FMA. Pairing the
 /// symmetric taps halves the FMAs and the two kernels share the pair sums.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn vband2_sym<A: Real>(buf: &[A], offs: &[usize], ha: &[A], hb: &[A], w: usize, n: usize, oa: &mut [A], ob: &mut [A]) {
+  assert_eq!(ha.len(), hb.len());
+  check_rows(buf, offs, n, 2 * (ha.len() - 1) + 1, w);
   const L: usize = 32;
   let r = ha.len() - 1;
   let full = w - w % L;
   for x0 in (0..full).step_by(L) {
     for i in 0..n {
       let o = &offs[i..i + 2 * r + 1];
-      let c: &[A; L] = buf[o[r] + x0..o[r] + x0 + L].try_into().unwrap();
+      let c: &[A; L] = block::<L, _>(buf, o[r] + x0);
       let mut acc_a = [A::ZERO; L];
       let mut acc_b = [A::ZERO; L];
       for l in 0..L {
@@ -382,8 +404,8 @@ fn vband2_sym<A: Real>(buf: &[A], offs: &[usize], ha: &[A], hb: &[A], w: usize, 
         acc_b[l] = hb[0] * c[l];
       }
       for j in 1..=r {
-        let a: &[A; L] = buf[o[r - j] + x0..o[r - j] + x0 + L].try_into().unwrap();
-        let b: &[A; L] = buf[o[r + j] + x0..o[r + j] + x0 + L].try_into().unwrap();
+        let a: &[A; L] = block::<L, _>(buf, o[r - j] + x0);
+        let b: &[A; L] = block::<L, _>(buf, o[r + j] + x0);
         let (ta, tb) = (ha[j], hb[j]);
         for l in 0..L {
           let s = a[l] + b[l];
@@ -413,15 +435,16 @@ fn vband2_sym<A: Real>(buf: &[A], offs: &[usize], ha: &[A], hb: &[A], w: usize, 
 
 /// The fast horizontal pass of `Σ` two symmetric filters on padded rows (`pa` with half kernel
 /// `ha`, `pb` with `hb`): `out[x] = Σⱼ haⱼ·(pa[x+r−j] + pa[x+r+j]) + hbⱼ·(pb[…] + pb[…])`.
-#[inline]
+#[inline(always)]
 fn hrow2_sym<A: Real>(pa: &[A], ha: &[A], pb: &[A], hb: &[A], out: &mut [A]) {
+  assert!(ha.len() == hb.len() && pa.len() + 2 >= out.len() + 2 * ha.len() && pb.len() + 2 >= out.len() + 2 * ha.len());
   const L: usize = 32;
   let r = ha.len() - 1;
   let w = out.len();
   let full = w - w % L;
   for x0 in (0..full).step_by(L) {
-    let ca: &[A; L] = pa[x0 + r..x0 + r + L].try_into().unwrap();
-    let cb: &[A; L] = pb[x0 + r..x0 + r + L].try_into().unwrap();
+    let ca: &[A; L] = block::<L, _>(pa, x0 + r);
+    let cb: &[A; L] = block::<L, _>(pb, x0 + r);
     let mut acc = [A::ZERO; L];
     let mut acc2 = [A::ZERO; L];
     for l in 0..L {
@@ -429,10 +452,10 @@ fn hrow2_sym<A: Real>(pa: &[A], ha: &[A], pb: &[A], hb: &[A], out: &mut [A]) {
       acc2[l] = hb[0] * cb[l];
     }
     for j in 1..=r {
-      let a0: &[A; L] = pa[x0 + r - j..x0 + r - j + L].try_into().unwrap();
-      let a1: &[A; L] = pa[x0 + r + j..x0 + r + j + L].try_into().unwrap();
-      let b0: &[A; L] = pb[x0 + r - j..x0 + r - j + L].try_into().unwrap();
-      let b1: &[A; L] = pb[x0 + r + j..x0 + r + j + L].try_into().unwrap();
+      let a0: &[A; L] = block::<L, _>(pa, x0 + r - j);
+      let a1: &[A; L] = block::<L, _>(pa, x0 + r + j);
+      let b0: &[A; L] = block::<L, _>(pb, x0 + r - j);
+      let b1: &[A; L] = block::<L, _>(pb, x0 + r + j);
       let (ta, tb) = (ha[j], hb[j]);
       for l in 0..L {
         acc[l] = ta.fma(a0[l] + a1[l], acc[l]);
@@ -506,6 +529,7 @@ impl<A: Real> Rows<A> {
   /// Border-mapped rows of any extension length fall in `[y0 - r, y1 + r) ∩ [0, h)`: reflections
   /// of indices below 0 land below `r`, those past `h` above `h - 1 - r`.
   #[allow(clippy::too_many_arguments)]
+  #[inline(always)]
   pub(crate) fn load<T: Element>(&mut self, src: &[T], h: usize, w: usize, y0: usize, y1: usize, r: usize) {
     self.lo = y0.saturating_sub(r);
     let hi = (y1 + r).min(h);
@@ -532,7 +556,7 @@ fn for_bands<T: Element, A: Real, O: Send>(
     || (Scratch::<A>::new(), Rows::<A>::new(w)),
     |(s, rows), (bi, out_band)| {
       let y0 = bi * rows_per_band;
-      rows.load(src, h, w, y0, y0 + out_band.len() / w, r);
+      cpu_run!(Kernel::Gaussian, rows.load(src, h, w, y0, y0 + out_band.len() / w, r));
       band(s, rows, y0, out_band);
     },
   );
@@ -548,11 +572,13 @@ pub(crate) fn sep_rows_fast(
   let n = out.len() / w;
   s.plan(y0, n, h, rows.ws, rv, rows.lo, mode);
   s.tmp_a.resize(n * w, 0.0);
-  vband(rows.buf(), &s.offs, vt, w, n, &mut s.tmp_a);
-  for (tmp_row, out_row) in s.tmp_a.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
-    fill_pad(tmp_row, rh, mode, &mut s.pad_a);
-    hrow(&s.pad_a, ht, out_row, |a| a);
-  }
+  cpu_run!(Kernel::Gaussian, {
+    vband(rows.buf(), &s.offs, vt, w, n, &mut s.tmp_a);
+    for (tmp_row, out_row) in s.tmp_a.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+      fill_pad(tmp_row, rh, mode, &mut s.pad_a);
+      hrow(&s.pad_a, ht, out_row, |a| a);
+    }
+  })
 }
 
 /// The fast separable filter of an f32 plane (see [`sep_rows_fast`]).
@@ -593,13 +619,15 @@ pub(crate) fn log_rows(s: &mut Scratch<f32>, rows: &Rows<f32>, h: usize, w: usiz
   s.plan(y0, n, h, rows.ws, r, rows.lo, mode);
   s.tmp_a.resize(n * w, 0.0);
   s.tmp_b.resize(n * w, 0.0);
-  vband2_sym(rows.buf(), &s.offs, &k.ha, &k.hb, w, n, &mut s.tmp_a, &mut s.tmp_b);
-  for (i, out_row) in out.chunks_exact_mut(w).enumerate() {
-    fill_pad(&s.tmp_a[i * w..(i + 1) * w], r, mode, &mut s.pad_a);
-    fill_pad(&s.tmp_b[i * w..(i + 1) * w], r, mode, &mut s.pad_b);
-    // Va then Hb  +  Vb then Ha
-    hrow2_sym(&s.pad_a, &k.hb, &s.pad_b, &k.ha, out_row);
-  }
+  cpu_run!(Kernel::Gaussian, {
+    vband2_sym(rows.buf(), &s.offs, &k.ha, &k.hb, w, n, &mut s.tmp_a, &mut s.tmp_b);
+    for (i, out_row) in out.chunks_exact_mut(w).enumerate() {
+      fill_pad(&s.tmp_a[i * w..(i + 1) * w], r, mode, &mut s.pad_a);
+      fill_pad(&s.tmp_b[i * w..(i + 1) * w], r, mode, &mut s.pad_b);
+      // Va then Hb  +  Vb then Ha
+      hrow2_sym(&s.pad_a, &k.hb, &s.pad_b, &k.ha, out_row);
+    }
+  })
 }
 
 /// `v` as scipy stores it in an array of `T` and reads it back: C truncation toward zero
@@ -656,18 +684,20 @@ fn gaussian_plane_exact<T: Element>(src: &[T], h: usize, w: usize, half: &[f64],
     let n = out_band.len() / w;
     s.plan(y0, n, h, rows.ws, r, rows.lo, mode);
     s.tmp_a.resize(n * w, 0.0);
-    vband_sym(rows.buf(), &s.offs, half, w, n, &mut s.tmp_a);
-    for (tmp_row, out_row) in s.tmp_a.chunks_exact_mut(w).zip(out_band.chunks_exact_mut(w)) {
-      tmp_row.iter_mut().for_each(|v| *v = through::<T>(*v, lo_v, hi_v));
-      fill_pad(tmp_row, r, mode, &mut s.pad_a);
-      // The padded copy is the input now, so the row buffer takes the f64 result.
-      hrow_sym(&s.pad_a, half, tmp_row);
-      if T::DTYPE.is_float() {
-        out_row.iter_mut().zip(tmp_row.iter()).for_each(|(o, &a)| *o = T::from_f64(a));
-      } else {
-        out_row.iter_mut().zip(tmp_row.iter()).for_each(|(o, &a)| *o = narrow::<T>(a, lo_v, hi_v));
+    cpu_run!(Kernel::Gaussian, {
+      vband_sym(rows.buf(), &s.offs, half, w, n, &mut s.tmp_a);
+      for (tmp_row, out_row) in s.tmp_a.chunks_exact_mut(w).zip(out_band.chunks_exact_mut(w)) {
+        tmp_row.iter_mut().for_each(|v| *v = through::<T>(*v, lo_v, hi_v));
+        fill_pad(tmp_row, r, mode, &mut s.pad_a);
+        // The padded copy is the input now, so the row buffer takes the f64 result.
+        hrow_sym(&s.pad_a, half, tmp_row);
+        if T::DTYPE.is_float() {
+          out_row.iter_mut().zip(tmp_row.iter()).for_each(|(o, &a)| *o = T::from_f64(a));
+        } else {
+          out_row.iter_mut().zip(tmp_row.iter()).for_each(|(o, &a)| *o = narrow::<T>(a, lo_v, hi_v));
+        }
       }
-    }
+    })
   });
 }
 

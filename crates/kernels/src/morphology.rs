@@ -32,6 +32,8 @@
 use rayon::prelude::*;
 
 use crate::Element;
+use stackbridge_core::cpu::Kernel;
+use stackbridge_core::cpu_run;
 
 /// Levels above this are not stored (bounded memory for huge radii); longer windows use more
 /// than two overlapping lookups of the top level.
@@ -172,6 +174,7 @@ impl Plan {
 ///
 /// Edge replication is exact here: a window that sticks out of the row still contains the edge
 /// pixel it replicates, so the extremum over the padded window is the one over the clipped window.
+#[inline(always)]
 fn build_row<T: Element, O: Pick>(p: &Plan, src: &[T], t: &mut [T]) {
   let (w, pad, pw) = (p.w, p.pad, p.pw);
   let (lv, ext) = t.split_at_mut((p.levels + 1) * pw);
@@ -255,6 +258,7 @@ fn fold1<T: Copy + PartialOrd, O: Pick>(acc: &mut [T], v: &[T]) {
 ///
 /// Loop order: one `B`-pixel strip at a time down all the rows, the accumulator block in
 /// registers across a row's lookups (one load + one min per vector and lookup).
+#[inline(always)]
 fn query_rows<T: Element, O: Pick, const B: usize>(p: &Plan, tabs: &[T], b0: usize, ya: usize, out: &mut [T], lk: &mut Lookups<T>) {
   let w = p.w;
   let n = out.len() / w;
@@ -308,12 +312,16 @@ fn morph_disk<T: Element, O: Pick>(src: &[T], h: usize, w: usize, r: usize, out:
   let band = (2 * p.ry + 1).max(MIN_BAND_ROWS).min(h);
   let tab_rows = (band + 2 * p.ry).min(h);
   let mut tabs: Vec<T> = vec![src[0]; tab_rows * p.stride];
-  let query = match std::mem::size_of::<T>() {
-    1 => query_rows::<T, O, { BLOCK_BYTES }>,
-    2 => query_rows::<T, O, { BLOCK_BYTES / 2 }>,
-    4 => query_rows::<T, O, { BLOCK_BYTES / 4 }>,
-    _ => query_rows::<T, O, { BLOCK_BYTES / 8 }>,
-  };
+  // A direct call (the size is a constant here), so the level's function inlines the query.
+  #[inline(always)]
+  fn query<T: Element, O: Pick>(p: &Plan, tabs: &[T], b0: usize, ya: usize, out: &mut [T], lk: &mut Lookups<T>) {
+    match std::mem::size_of::<T>() {
+      1 => query_rows::<T, O, { BLOCK_BYTES }>(p, tabs, b0, ya, out, lk),
+      2 => query_rows::<T, O, { BLOCK_BYTES / 2 }>(p, tabs, b0, ya, out, lk),
+      4 => query_rows::<T, O, { BLOCK_BYTES / 4 }>(p, tabs, b0, ya, out, lk),
+      _ => query_rows::<T, O, { BLOCK_BYTES / 8 }>(p, tabs, b0, ya, out, lk),
+    }
+  }
   let mut y0 = 0;
   while y0 < h {
     let y1 = (y0 + band).min(h);
@@ -324,14 +332,14 @@ fn morph_disk<T: Element, O: Pick>(src: &[T], h: usize, w: usize, r: usize, out:
       .enumerate()
       .for_each(|(i, t)| {
         let row = b0 + i;
-        build_row::<T, O>(&p, &src[row * w..(row + 1) * w], t);
+        cpu_run!(Kernel::Morphology, build_row::<T, O>(&p, &src[row * w..(row + 1) * w], t));
       });
     let tabs_ro: &[T] = &tabs;
     out[y0 * w..y1 * w]
       .par_chunks_mut(ROWS_PER_TASK * w)
       .enumerate()
       .for_each_init(Lookups::new, |lk, (i, rows)| {
-        query(&p, tabs_ro, b0, y0 + i * ROWS_PER_TASK, rows, lk);
+        cpu_run!(Kernel::Morphology, query::<T, O>(&p, tabs_ro, b0, y0 + i * ROWS_PER_TASK, rows, lk));
       });
     y0 = y1;
   }

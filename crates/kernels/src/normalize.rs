@@ -13,6 +13,8 @@
 use crate::image::{check_range, Dims};
 use crate::percentile::{lut_bits, lut_index, lut_value, percentiles};
 use rayon::prelude::*;
+use stackbridge_core::cpu::Kernel;
+use stackbridge_core::cpu_run;
 use stackbridge_core::{DType, Element, SbError, SbResult};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -108,9 +110,11 @@ fn apply_stretch<T: Element>(src: &[T], s: &Stretch, use_lut: bool, out: &mut [u
       .par_chunks_mut(MAP_CHUNK)
       .zip(src.par_chunks(MAP_CHUNK))
       .for_each(|(o, x)| {
-        for (o, &x) in o.iter_mut().zip(x) {
-          *o = s.apply(x.to_f64());
-        }
+        cpu_run!(Kernel::NormalizeMap, {
+          for (o, &x) in o.iter_mut().zip(x) {
+            *o = s.apply(x.to_f64());
+          }
+        })
       });
   }
 }
@@ -126,10 +130,12 @@ fn gather<T: Element, const N: usize>(src: &[T], s: &Stretch, out: &mut [u16]) {
   let lut: Box<[u16; N]> = stretch_table(T::DTYPE, s).into_boxed_slice().try_into().expect("length N");
   let lut = &*lut;
   let run = |o: &mut [u16], x: &[T]| {
-    for (o, &x) in o.iter_mut().zip(x) {
-      // lut_index is masked to the table size: no bounds check in this loop.
-      *o = lut[lut_index(x) & (N - 1)];
-    }
+    cpu_run!(Kernel::NormalizeMap, {
+      for (o, &x) in o.iter_mut().zip(x) {
+        // lut_index is masked to the table size: no bounds check in this loop.
+        *o = lut[lut_index(x) & (N - 1)];
+      }
+    })
   };
   if src.len() <= MAP_CHUNK {
     run(out, src);

@@ -14,6 +14,8 @@
 //! same NaNs numpy gives. Order statistics are converted to f64 before interpolating.
 
 use rayon::prelude::*;
+use stackbridge_core::cpu::{self, Kernel};
+use stackbridge_core::cpu_run;
 use stackbridge_core::{DType, Element, SbError, SbResult};
 use std::cmp::Ordering;
 
@@ -258,6 +260,7 @@ impl<const N: usize> Counter<N> {
     self.pending = 0;
   }
 
+  #[inline(always)]
   fn add<T: Element>(&mut self, data: &[T]) {
     for chunk in data.chunks(COUNT_CHUNK) {
       if self.pending + chunk.len() > u32::MAX as usize {
@@ -288,7 +291,7 @@ fn count_values<T: Element, const N: usize>(data: &[T]) -> Vec<u64> {
   let threads = rayon::current_num_threads();
   if data.len() <= 4 * COUNT_CHUNK || threads == 1 {
     let mut c = Counter::<N>::new();
-    c.add(data);
+    cpu_run!(Kernel::PercentileHistogram, c.add(data));
     return c.into_counts();
   }
   // At most two work items per thread: each one zeroes, flushes and merges a whole table, so more
@@ -298,7 +301,7 @@ fn count_values<T: Element, const N: usize>(data: &[T]) -> Vec<u64> {
     .par_chunks(part)
     .map(|p| {
       let mut c = Counter::<N>::new();
-      c.add(p);
+      cpu_run!(Kernel::PercentileHistogram, c.add(p));
       c.into_counts()
     })
     .reduce_with(|mut a, b| {
@@ -337,6 +340,7 @@ pub fn bracketed_order_stats<T: Element>(data: &[T], ranks: &[u64]) -> Option<Ve
   let (w0, w1) = (windows[0], *windows.get(1).unwrap_or(&windows[0]));
   let threads = rayon::current_num_threads();
   let part = n.div_ceil(2 * threads).max(1024);
+  cpu::record_vbmi2(Kernel::PercentileHistogram);
   let tallies = data
     .par_chunks(part)
     .map(|p| {
@@ -516,8 +520,9 @@ mod simd {
   use super::{lut_index, Element, Tally};
   use std::arch::x86_64::*;
 
+  /// At the AVX-512 level (`STACKBRIDGE_CPU_LEVEL` can cap it away) on a CPU with VBMI2.
   pub fn available() -> bool {
-    is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vbmi2")
+    stackbridge_core::cpu::level() >= stackbridge_core::cpu::Level::Avx512 && is_x86_feature_detected!("avx512vbmi2")
   }
 
   /// Keys buffered before a drain (plus room for one more full block).

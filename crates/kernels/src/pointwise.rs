@@ -6,6 +6,8 @@ use crate::image::Dims;
 use crate::percentile::{lut_bits, lut_index, lut_value, ValueHistogram};
 use crate::projection::round_as;
 use rayon::prelude::*;
+use stackbridge_core::cpu::Kernel;
+use stackbridge_core::cpu_run;
 use stackbridge_core::{DType, Element, SbError, SbResult};
 
 /// Elements per parallel work item of the elementwise passes.
@@ -117,17 +119,81 @@ pub fn apply_mask<T: Element>(src: &[T], dims: Dims, mask: &[f32], out: &mut [T]
   if dims.is_empty() {
     return Ok(());
   }
-  // A 3D mask is the 2D case with plane = the whole stack.
-  let period = mask.len();
-  out
-    .par_chunks_mut(period)
-    .zip(src.par_chunks(period))
-    .for_each(|(o, s)| {
-      for ((o, &x), &m) in o.iter_mut().zip(s).zip(mask) {
-        *o = T::from_f64((to_f32(x) * m) as f64);
+  let (lo, hi) = (T::from_f64(f64::NEG_INFINITY).to_f64() as f32, T::from_f64(f64::INFINITY).to_f64() as f32);
+  let tile = |o: &mut [T], s: &[T], m: &[f32]| {
+    cpu_run!(Kernel::ApplyMask, {
+      for ((o, &x), &m) in o.iter_mut().zip(s).zip(m) {
+        *o = mask_store::<T>(to_f32(x) * m, lo, hi);
+      }
+    })
+  };
+  if mask.len() == plane && dims.z > 1 {
+    // A 2D mask: tile-major, each tile of the mask read once (from L1/L2) for every slice, so the
+    // memory traffic is the stack's read and write plus one read of the mask.
+    let z = dims.z;
+    let optr = SyncPtr(out.as_mut_ptr());
+    mask.par_chunks(MASK_TILE).enumerate().for_each(|(t, m)| {
+      let t0 = t * MASK_TILE;
+      for zi in 0..z {
+        let at = zi * plane + t0;
+        // SAFETY: tile t of slice zi is `out[at..at + m.len()]`; tiles of one slice are disjoint,
+        // every task owns a distinct tile index, and `out` (checked above to hold z · plane
+        // elements) outlives the parallel loop.
+        let o = unsafe { std::slice::from_raw_parts_mut(optr.get().add(at), m.len()) };
+        tile(o, &src[at..at + m.len()], m);
       }
     });
+  } else {
+    // A 3D mask (or one slice): the mask lines up with the stack element for element.
+    out
+      .par_chunks_mut(MASK_TILE)
+      .zip(src.par_chunks(MASK_TILE))
+      .enumerate()
+      .for_each(|(t, (o, s))| tile(o, s, &mask[(t * MASK_TILE) % mask.len()..][..o.len()]));
+  }
   Ok(())
+}
+
+/// Pixels per `apply_mask` work item (64 KiB of f32 mask).
+const MASK_TILE: usize = 1 << 14;
+
+/// A pointer that may cross into rayon tasks (each task writes a disjoint range through it).
+#[derive(Clone, Copy)]
+struct SyncPtr<T>(*mut T);
+// SAFETY: only used for disjoint writes, see the call site.
+unsafe impl<T> Send for SyncPtr<T> {}
+unsafe impl<T> Sync for SyncPtr<T> {}
+impl<T> SyncPtr<T> {
+  /// A method (not field access), so closures capture the whole Sync wrapper.
+  fn get(self) -> *mut T {
+    self.0
+  }
+}
+
+/// `v` stored as numpy's `astype(T)` of a float32: truncation toward zero, and (where numpy is
+/// undefined) saturation to `[lo, hi]`, NaN → 0, as Rust's `as`. For the 8/16-bit types this is
+/// a clamp in f32 and an exact conversion, which vectorises (the generic `as` does not).
+#[inline(always)]
+fn mask_store<T: Element>(v: f32, lo: f32, hi: f32) -> T {
+  match T::DTYPE {
+    DType::U8 | DType::U16 | DType::I16 => {
+      let c = if v >= lo {
+        if v <= hi {
+          v
+        } else {
+          hi
+        }
+      } else {
+        lo
+      };
+      #[allow(clippy::eq_op)]
+      let c = if v != v { 0.0 } else { c };
+      // SAFETY: c is finite and within the 16-bit range, which is to_int_unchecked's contract.
+      let i: i32 = unsafe { c.to_int_unchecked() };
+      T::from_i64_wrapping(i as i64)
+    }
+    _ => T::from_f64(v as f64),
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@
 
 use crate::image::Dims;
 use rayon::prelude::*;
+use stackbridge_core::cpu::Kernel;
+use stackbridge_core::cpu_run;
 use stackbridge_core::{DType, Element, SbError, SbResult};
 use std::cmp::Ordering;
 
@@ -113,7 +115,7 @@ const BLOCK: usize = 2048;
 
 /// Runs `f` in parallel over contiguous blocks of the output plane (a projection treats every pixel
 /// alike, so blocks need not be whole rows).
-fn for_row_blocks<T: Element>(src: &[T], dims: Dims, out: &mut [T], f: fn(&Column<T>, &mut [T])) {
+fn for_row_blocks<T: Element>(src: &[T], dims: Dims, out: &mut [T], f: impl Fn(&Column<T>, &mut [T]) + Sync) {
   let block = BLOCK;
   out.par_chunks_mut(block).enumerate().for_each(|(b, o)| {
     let col = Column {
@@ -123,7 +125,7 @@ fn for_row_blocks<T: Element>(src: &[T], dims: Dims, out: &mut [T], f: fn(&Colum
       len: o.len(),
       z: dims.z,
     };
-    f(&col, o);
+    cpu_run!(Kernel::Projection, f(&col, o));
   });
 }
 
@@ -149,6 +151,7 @@ fn np_min<T: Element>(acc: T, x: T) -> T {
   }
 }
 
+#[inline(always)]
 fn max_rows<T: Element>(c: &Column<T>, out: &mut [T]) {
   out.copy_from_slice(c.zrow(0));
   for z in 1..c.z {
@@ -158,6 +161,7 @@ fn max_rows<T: Element>(c: &Column<T>, out: &mut [T]) {
   }
 }
 
+#[inline(always)]
 fn min_rows<T: Element>(c: &Column<T>, out: &mut [T]) {
   out.copy_from_slice(c.zrow(0));
   for z in 1..c.z {
@@ -168,6 +172,7 @@ fn min_rows<T: Element>(c: &Column<T>, out: &mut [T]) {
 }
 
 /// Sum over z (slice by slice, numpy's order) divided by Z, in T's numpy precision.
+#[inline(always)]
 fn mean_into<T: Element>(c: &Column<T>, acc: &mut [f64]) {
   for (a, &x) in acc.iter_mut().zip(c.zrow(0)) {
     *a = x.to_f64();
@@ -183,6 +188,7 @@ fn mean_into<T: Element>(c: &Column<T>, acc: &mut [f64]) {
   }
 }
 
+#[inline(always)]
 fn mean_rows<T: Element>(c: &Column<T>, out: &mut [T]) {
   let mut acc = vec![0f64; out.len()];
   mean_into(c, &mut acc);
@@ -192,6 +198,7 @@ fn mean_rows<T: Element>(c: &Column<T>, out: &mut [T]) {
 }
 
 /// numpy `_var` then sqrt: mean, squared deviations summed slice by slice, / Z (ddof 0).
+#[inline(always)]
 fn std_rows<T: Element>(c: &Column<T>, out: &mut [T]) {
   let mut mean = vec![0f64; out.len()];
   mean_into(c, &mut mean);
@@ -268,6 +275,7 @@ fn median_of<T: Element>(lo: T, hi: T, even: bool) -> T {
   }
 }
 
+#[inline(always)]
 fn median_rows<T: Element>(c: &Column<T>, out: &mut [T]) {
   if c.z <= NETWORK_MAX_Z {
     median_rows_network(c, out)
@@ -278,6 +286,7 @@ fn median_rows<T: Element>(c: &Column<T>, out: &mut [T]) {
 
 /// Median by a comparator network applied across a strip of X lanes at once (vectorises: each
 /// comparator is an elementwise min / max of two rows of the strip buffer).
+#[inline(always)]
 fn median_rows_network<T: Element>(c: &Column<T>, out: &mut [T]) {
   let z = c.z;
   let mid = z / 2;
@@ -341,6 +350,7 @@ fn src_zero<T: Element>(c: &Column<T>) -> T {
 }
 
 /// Median for large Z: gather each pixel's Z values and select the middle one(s).
+#[inline(always)]
 fn median_rows_select<T: Element>(c: &Column<T>, out: &mut [T]) {
   let z = c.z;
   let mid = z / 2;

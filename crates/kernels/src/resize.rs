@@ -26,6 +26,8 @@
 use rayon::prelude::*;
 
 use crate::Element;
+use stackbridge_core::cpu::Kernel;
+use stackbridge_core::cpu_run;
 
 /// The working float type of a resize (`f32` or `f64`).
 pub trait Real: Element {}
@@ -34,6 +36,7 @@ impl Real for f64 {}
 
 /// scipy.ndimage's `mirror` boundary for an integer index (`d c b | a b c d | c b a`), folded as
 /// often as needed (its `map_coordinate` / edge-offset code for `NI_EXTEND_MIRROR`).
+#[inline(always)]
 pub fn mirror_index(i: isize, n: usize) -> usize {
   if n <= 1 {
     return 0;
@@ -217,6 +220,7 @@ const TAP_BLOCK: usize = 64;
 /// `out[x] = S(c[x] * k[0] + sum over j = r..1 of (lo_j[x] + hi_j[x]) * k[j])`: scipy's
 /// symmetric-kernel correlation (`pairs[i]` is the pair at offset `j = r - i`, outermost first),
 /// with each block of accumulators kept in registers across the taps.
+#[inline(always)]
 fn symmetric_taps<V: Element, S: Real>(center: &[V], pairs: &[(&[V], &[V])], k: &[f64], out: &mut [S]) {
   let n = out.len();
   let r = pairs.len();
@@ -252,6 +256,7 @@ fn symmetric_taps<V: Element, S: Real>(center: &[V], pairs: &[(&[V], &[V])], k: 
 }
 
 /// Row `y` of `gaussian_filter1d(axis=0, mode='mirror')` of the plane, stored as `S`.
+#[inline(always)]
 fn gaussian_v<T: Element, S: Real>(src: &[T], h: usize, w: usize, y: usize, k: &[f64], out: &mut [S]) {
   let row = |i: isize| {
     let r = mirror_index(i, h);
@@ -264,6 +269,7 @@ fn gaussian_v<T: Element, S: Real>(src: &[T], h: usize, w: usize, y: usize, k: &
 
 /// `gaussian_filter1d(axis=1, mode='mirror')` of one row `v` in place (stored as `S`); `pad` is
 /// scratch. Computed for every column (vectorised) although the zoom reads only some.
+#[inline(always)]
 fn gaussian_h<S: Real>(v: &mut [S], k: &[f64], pad: &mut Vec<f64>) {
   let (w, r) = (v.len(), k.len() - 1);
   pad.clear();
@@ -297,7 +303,7 @@ pub fn resize_linear<T: Element, S: Real>(src: &[T], h: usize, w: usize, oh: usi
   let zero = S::from_f64(0.0);
   out.par_chunks_mut(ow).enumerate().for_each_init(
     || (vec![zero; w], vec![zero; w], Vec::new()),
-    |(r0, r1, pad), (o, orow)| {
+    |(r0, r1, pad), (o, orow)| cpu_run!(Kernel::Resize, {
       // The two filtered input rows this output row interpolates (the zoom's input dtype is S).
       for (y, r) in [(ay.i0[o], &mut *r0), (ay.i1[o], &mut *r1)] {
         match &ky {
@@ -321,7 +327,7 @@ pub fn resize_linear<T: Element, S: Real>(src: &[T], h: usize, w: usize, oh: usi
         t += r1[x1].to_f64() * a1 * b1;
         *d = S::from_f64(clip(S::from_f64(t).to_f64(), lo, hi));
       }
-    },
+    }),
   );
 }
 
@@ -374,6 +380,7 @@ impl<'a, S: Real> Upsampler<'a, S> {
   }
 
   /// Output row `y` into `row` (its length is the output width).
+  #[inline(always)]
   pub fn row(&self, y: usize, row: &mut [f64]) {
     let ws = self.ws;
     let (y0, y1, a0, a1) = (self.ay.i0[y], self.ay.i1[y], self.ay.w0[y], self.ay.w1[y]);

@@ -22,6 +22,8 @@ use rayon::prelude::*;
 use crate::image::Dims;
 use crate::morphology::{open_disk, white_tophat_disk};
 use crate::resize::{resize_linear, Real, Upsampler};
+use stackbridge_core::cpu::Kernel;
+use stackbridge_core::cpu_run;
 use crate::{DType, Element, SbError, SbResult};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -124,13 +126,15 @@ fn subtract_upsampled<T: Element, S: Real>(src: &[T], h: usize, w: usize, backgr
   out.par_chunks_mut(w).zip(src.par_chunks(w)).enumerate().for_each_init(
     || vec![0.0f64; w],
     |bg, (y, (orow, srow))| {
-      up.row(y, bg);
-      for ((o, &s), &b) in orow.iter_mut().zip(srow).zip(bg.iter()) {
-        // slice - background in the working type (f32 - f32 for float32, else f64), then
-        // np.maximum(., 0) (NaN stays NaN) and astype (truncation).
-        let d = S::from_f64(s.to_f64() - b).to_f64();
-        *o = cast_nonnegative::<T>(if d < 0.0 { 0.0 } else { d });
-      }
+      cpu_run!(Kernel::Resize, {
+        up.row(y, bg);
+        for ((o, &s), &b) in orow.iter_mut().zip(srow).zip(bg.iter()) {
+          // slice - background in the working type (f32 - f32 for float32, else f64), then
+          // np.maximum(., 0) (NaN stays NaN) and astype (truncation).
+          let d = S::from_f64(s.to_f64() - b).to_f64();
+          *o = cast_nonnegative::<T>(if d < 0.0 { 0.0 } else { d });
+        }
+      })
     },
   );
 }

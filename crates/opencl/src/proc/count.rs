@@ -44,7 +44,8 @@ pub fn count_cells(ctx: &Ctx, input: &HostArray, dims: Dims, p: &CountParams) ->
   dims.require_nonempty("countCellsSingleChannel")?;
   p.validate()?;
   let dev = ctx.dev;
-  let fma = if cfg!(target_feature = "fma") { " -D SB_FMA=1" } else { "" };
+  // The CPU kernels fuse these multiply-adds at every level (gaussian::Real::fma).
+  let fma = " -D SB_FMA=1";
   let prog = ctx.program("blob", &format!("{}{fma}", type_defines(ctx, "T_IN", input.dtype)?))?;
   let scale = dtype_scale(input.dtype);
   let space = ScaleSpace::new(p, dims)?;
