@@ -143,6 +143,8 @@ test('stackbridge info prints devices, runtimes and versions', (t) => {
   t.regex(r.stdout, /cpu\s+cpu/);
   t.regex(r.stdout, /OpenCL/);
   t.regex(r.stdout, /CUDA/);
+  t.regex(r.stdout, /NVRTC/);
+  t.regex(r.stdout, /CPU\s+kernels at (scalar|sse4|avx2|avx512)/);
 });
 
 test.serial('--device opencl:0 runs every step on the OpenCL device with the CPU run\'s counts', async (t) => {

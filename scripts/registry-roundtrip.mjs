@@ -178,6 +178,13 @@ try {
   check(result.trace.join() === 'mip,double', 'the trace lists both steps');
   check(result.slicesCounted === 3, 'countCellsSingleChannel from stackbridge/analysis reports every slice');
 
+  // ---- 7b. the CLI from the installed package (its `bin`) ----
+  const info = await $({ cwd: app, env: appEnv, nothrow: true })`npx --no-install stackbridge info`;
+  check(info.exitCode === 0 && /devices:\n\s+cpu/.test(info.stdout), `npx stackbridge info runs from the installed package${info.exitCode ? `:\n${info.stderr}` : ''}`);
+  const demo = await $({ cwd: app, env: appEnv, nothrow: true })`npx --no-install stackbridge demo --output ${path.join(work, 'demo')}`;
+  check(demo.exitCode === 0 && fs.existsSync(path.join(work, 'demo', 'results', 'report.html')),
+    `npx stackbridge demo writes the demo plate's report${demo.exitCode ? `:\n${demo.stdout}${demo.stderr}` : ''}`);
+
   // ---- 8. the README's TypeScript blocks, as written ----
   const readme = await fs.readFile(path.join(ROOT, 'README.md'), 'utf8');
   const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);

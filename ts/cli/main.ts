@@ -13,7 +13,8 @@ import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { devices } from '../devices.js';
+import { cpuFeatures } from '../cpu.js';
+import { cudaRuntime, devices } from '../devices.js';
 import { compareWells, readPlate, wellId, type Plate } from '../plate.js';
 import { loadPipelineFile, type LoadedPipeline } from './pipelineFile.js';
 import { writeReport } from './report.js';
@@ -144,7 +145,12 @@ function printInfo(): void {
   const cl = ds.filter((d) => d.kind === 'opencl');
   console.log('runtimes:');
   console.log(`  OpenCL   ${cl.length ? `${cl.length} device(s)` : 'no devices (install an ICD, e.g. pocl-opencl-icd)'}`);
-  console.log('  CUDA     not in this build (cupy / cuda:N answer GpuUnavailableError)');
+  const cuda = cudaRuntime();
+  const driver = cuda.driverVersion !== undefined ? `driver ${Math.floor(cuda.driverVersion / 1000)}.${(cuda.driverVersion % 1000) / 10}, ${cuda.devices} device(s)` : cuda.driverUnavailable;
+  console.log(`  CUDA     ${driver}; arrays not in this build yet (cupy answers GpuUnavailableError)`);
+  console.log(`  NVRTC    ${cuda.nvrtcVersion ?? cuda.nvrtcUnavailable}`);
+  const cpu = cpuFeatures();
+  console.log(`  CPU      kernels at ${cpu.level} (detected ${cpu.detected}, binary built for ${cpu.compiledFor}${cpu.requested ? `, capped by STACKBRIDGE_CPU_LEVEL=${cpu.requested}` : ''})`);
   let tf = 'not installed (optional peer)';
   try {
     tf = `installed ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`;
