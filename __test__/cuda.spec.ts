@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { asarray, convertMemory, cudaRuntime, devices, GpuUnavailableError } from '../ts/index.js';
@@ -26,12 +26,12 @@ test('without a CUDA driver: cudaRuntime says why, no cuda devices, cupy is GpuU
 test('a CUDA driver without devices: the driver version is reported and no cuda device is listed', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sb-fake-libcuda-'));
   try {
-    writeFileSync(join(dir, 'fake.c'), 'int cuInit(unsigned f) { (void)f; return 100; }\nint cuDriverGetVersion(int *v) { *v = 12080; return 0; }\n');
-    execFileSync(process.env.CC ?? 'cc', ['-shared', '-fPIC', '-o', join(dir, 'libcuda.so.1'), join(dir, 'fake.c')]);
+    const fake = join(root, 'crates', 'cuda', 'tests', 'fake_libcuda.c'); // shared with the Rust probe test
+    execFileSync(process.env.CC ?? 'cc', ['-shared', '-fPIC', '-o', join(dir, 'libcuda.so.1'), fake]);
     symlinkSync(join(dir, 'libcuda.so.1'), join(dir, 'libcuda.so'));
     const probe = `import('${join(root, 'dist', 'index.js')}').then((m) => console.log(JSON.stringify({ rt: m.cudaRuntime(), ids: m.devices().map((d) => d.id) })))`;
     const out = JSON.parse(execFileSync(process.execPath, ['-e', probe], { env: { ...process.env, LD_LIBRARY_PATH: dir }, encoding: 'utf8' }));
-    t.is(out.rt.driverVersion, 12080);
+    t.is(out.rt.driverVersion, 13000);
     t.is(out.rt.devices, 0);
     t.is(out.rt.driverUnavailable, undefined);
     t.false(out.ids.some((id: string) => id.startsWith('cuda:')));

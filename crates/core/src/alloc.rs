@@ -103,10 +103,6 @@ impl HostBlock {
   pub unsafe fn foreign(ptr: NonNull<u8>, len: usize, keeper: Box<dyn Send + Sync>) -> HostBlock {
     HostBlock { ptr, capacity: len, len, owner: host_allocator(), foreign: Some(keeper) }
   }
-
-  pub fn is_foreign(&self) -> bool {
-    self.foreign.is_some()
-  }
 }
 
 impl Drop for HostBlock {

@@ -56,17 +56,11 @@ fn a_driver_without_devices_lists_none() {
   assert!(require.starts_with("GpuUnavailable|the CUDA driver is installed but reports no CUDA device"), "{require}");
 }
 
-/// A libcuda with the two entry points the probe calls before it knows there is no device.
+/// The fake libcuda of tests/fake_libcuda.c, built into a temporary directory.
 fn fake_libcuda() -> PathBuf {
   let dir = std::env::temp_dir().join(format!("sb-fake-libcuda-{}", std::process::id()));
   std::fs::create_dir_all(&dir).unwrap();
-  let src = dir.join("fake_cuda.c");
-  std::fs::write(
-    &src,
-    "int cuInit(unsigned int flags) { (void)flags; return 100; /* CUDA_ERROR_NO_DEVICE */ }\n\
-     int cuDriverGetVersion(int *v) { *v = 13000; return 0; }\n",
-  )
-  .unwrap();
+  let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_libcuda.c");
   let lib = dir.join("libcuda.so.1");
   let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
   let status = Command::new(cc).args(["-shared", "-fPIC", "-o"]).arg(&lib).arg(&src).status().expect("a C compiler");
