@@ -13,13 +13,13 @@ use crate::raw::{check, owned_typed_array, typed_array, Raw};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
-use stackbridge_core::alloc::HostBlock;
+use stackbridge_core::alloc::Block;
 use stackbridge_core::{Device, HostArray, SbError, SbResult};
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-type PinSlot = Arc<Mutex<Option<Arc<HostBlock>>>>;
+type PinSlot = Arc<Mutex<Option<Arc<Block>>>>;
 
 struct ArrayBufferRef {
   reference: usize, // napi_ref, used on the JS thread only
@@ -250,12 +250,20 @@ impl Task for ToTypedArray {
 
   fn compute(&mut self) -> Result<Self::Output> {
     guard(|| {
-      let src = self.array.pin()?;
-      let bytes = src.bytes();
-      let mut words = vec![0u64; bytes.len().div_ceil(8)];
-      // SAFETY: words has at least bytes.len() bytes.
-      let dst = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, bytes.len()) };
-      stackbridge_core::ops::par_copy(dst, bytes);
+      let a = &self.array;
+      let block = a.storage.block()?;
+      let n = a.nbytes();
+      let mut words = vec![0u64; n.div_ceil(8)];
+      // SAFETY: words has at least n bytes.
+      let dst = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, n) };
+      if block.host_addressable() {
+        stackbridge_core::ops::par_copy(dst, a.pin()?.bytes());
+      } else {
+        // Device memory: the device's backend copies it out (after the stream that wrote it).
+        let dev = stackbridge_core::backend::device(a.device())?;
+        stackbridge_core::backend::order_before_use(dev.as_ref(), &block)?;
+        dev.download(&block, a.byte_offset(), dst)?;
+      }
       Ok(words)
     })
   }

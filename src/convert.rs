@@ -1,8 +1,7 @@
-//! The conversion matrix at the binding: plans with `stackbridge_core::conversion` and executes
-//! the host and OpenCL edges (zero-copy views, transfers and device moves between host-addressable
-//! memories). CUDA plugs its executors in here when its domain lands; until then its placements
-//! answer `GpuUnavailableError` from the plan itself. Edges that copy also run as worker-thread
-//! tasks (`convertAsync`), so the event loop never waits for a copy.
+//! The conversion matrix at the binding: plans with `stackbridge_core::conversion`; zero-copy edges
+//! are new handles over the same storage, and edges that copy run through the devices' backends
+//! (`stackbridge_core::backend::transfer`), also as worker-thread tasks (`convertAsync`), so the
+//! event loop never waits for a copy.
 
 use crate::array::NativeArray;
 use crate::cancel::{cancel_of, CancelToken};
@@ -11,7 +10,7 @@ use crate::errors::guard;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stackbridge_core::conversion::{plan, placement as place, ConversionKind, ConvertOptions, Plan};
-use stackbridge_core::{ops, Cancel, Device, ErrorCode, HostArray, MemoryType, SbError, SbResult};
+use stackbridge_core::{backend, Cancel, Device, ErrorCode, HostArray, MemoryType, SbError, SbResult};
 use std::time::Instant;
 
 #[napi(object, object_from_js = false)]
@@ -52,39 +51,21 @@ fn copies(kind: ConversionKind, target: Device) -> bool {
   matches!(kind, ConversionKind::Transfer | ConversionKind::DeviceMove | ConversionKind::CpuRoundtrip) && target != Device::Tfjs
 }
 
-/// The copying edges between host-addressable memories: host ↔ OpenCL transfers and OpenCL
-/// device moves. Runs on any thread.
-fn execute_copy(a: &HostArray, target: MemoryType, p: &Plan, cancel: &Cancel) -> SbResult<HostArray> {
-  match (p.source, p.target) {
-    (Device::Host | Device::OpenCl(_), Device::Host | Device::OpenCl(_)) => {
-      if let Device::OpenCl(n) = p.target {
-        stackbridge_opencl::device(n)?.check_alive()?;
-      }
-      ops::copy_to_cancellable(a, p.target, target, cancel)
-    }
-    _ => Err(
-      SbError::gpu_unavailable(format!("no executor for a {} from {} to {}: this build has no CUDA domain", p.kind.name(), p.source, p.target))
-        .with("device", p.target.to_string()),
-    ),
-  }
-}
-
-/// Executes `p` for `src`. The result shares `src`'s storage when zero-copy.
+/// Executes `p` for `src`. The result shares `src`'s storage when zero-copy; edges that copy go
+/// through the two devices' backends (`backend::transfer`).
 fn execute(src: &NativeArray, a: &HostArray, target: MemoryType, p: &Plan) -> SbResult<Option<NativeArray>> {
   match (p.kind, p.target) {
     (ConversionKind::Identity, _) => Ok(None),
-    (ConversionKind::ZeroCopy, Device::Host) => Ok(Some(src.view(a.view_as(target)))),
-    // Host memory an OpenCL device shares: the same bytes, now seen as living on that device.
-    (ConversionKind::ZeroCopy, Device::OpenCl(_)) => Ok(Some(src.view(a.view_on(target, p.target)))),
     // tfjs tensors are JS objects: ts/convert.ts converts them, never the binding.
     (_, Device::Tfjs) => Err(
       SbError::new(ErrorCode::UnsupportedConversion, "tensorflow edges are converted in TypeScript").with("targetType", target.name()),
     ),
-    (kind, dev) if copies(kind, dev) => Ok(Some(NativeArray::fresh(execute_copy(a, target, p, &Cancel::none())?))),
-    (kind, dev) => Err(
-      SbError::gpu_unavailable(format!("no executor for a {} to {dev}: this build has no {} domain", kind.name(), dev))
-        .with("device", dev.to_string()),
-    ),
+    // A new handle over the same allocation (cupy ↔ torch ↔ jax on one device, numpy ↔ torch).
+    (ConversionKind::ZeroCopy, dev) if dev == a.device() => Ok(Some(src.view(a.view_as(target)))),
+    // Host memory an OpenCL device shares: the same bytes, now seen as living on that device.
+    (ConversionKind::ZeroCopy, dev) => Ok(Some(src.view(a.view_on(target, dev)))),
+    (kind, dev) if copies(kind, dev) => Ok(Some(NativeArray::fresh(backend::transfer(a, dev, target, &Cancel::none())?))),
+    (kind, dev) => Err(SbError::new(ErrorCode::UnsupportedConversion, format!("no executor for a {} to {dev}", kind.name())).with("device", dev.to_string())),
   }
 }
 
@@ -135,7 +116,7 @@ impl Task for ConvertJob {
 
   fn compute(&mut self) -> Result<Self::Output> {
     let t0 = Instant::now();
-    guard(|| Ok((execute_copy(&self.input, self.target, &self.plan, &self.cancel)?, t0.elapsed().as_secs_f64() * 1e6)))
+    guard(|| Ok((backend::transfer(&self.input, self.plan.target, self.target, &self.cancel)?, t0.elapsed().as_secs_f64() * 1e6)))
   }
 
   fn resolve(&mut self, _env: Env, (out, micros): Self::Output) -> Result<Conversion> {

@@ -1,16 +1,17 @@
-//! Devices and memory: `devices()`, `memoryInfo`, `emptyCache`, `setMemoryLimit` over the domains
-//! this build has: the host and every OpenCL device. CUDA devices are listed (`stackbridge-cuda`'s probe)
-//! but hold no arrays yet: the conversion matrix sees them once the CUDA executors land.
+//! Devices and memory: `devices()`, `memoryInfo`, `emptyCache`, `setMemoryLimit` over every
+//! installed backend device (`stackbridge_core::backend`: the host, CUDA — or the fake devices in
+//! tests — and OpenCL).
 
 use crate::errors::guard;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use stackbridge_core::alloc::{allocator_for, host_allocator, HostAllocator};
-use stackbridge_core::{Device, ErrorCode, SbError, SbResult, Topology};
+use stackbridge_core::backend::{self, BackendDevice};
+use stackbridge_core::{Device, SbError, SbResult, Topology};
+use std::sync::Arc;
 
 /// The devices of this process, as the conversion matrix sees them.
 pub fn topology() -> Topology {
-  Topology { cuda_devices: 0, opencl_shares_host: stackbridge_opencl::devices().iter().map(|d| d.shares_host).collect() }
+  backend::topology()
 }
 
 #[napi(object)]
@@ -79,88 +80,41 @@ pub struct MemoryInfo {
   pub cache_hits: f64,
 }
 
-fn cpu_name() -> String {
-  std::fs::read_to_string("/proc/cpuinfo")
-    .ok()
-    .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
-    .unwrap_or_else(|| "host CPU".into())
-}
-
-/// Parses an id and checks the device exists.
-fn existing(id: &str) -> SbResult<Device> {
-  let d = Device::parse(id)?;
-  let topo = topology();
-  let ok = match d {
-    Device::Host => true,
-    Device::Cuda(n) => n < topo.cuda_devices,
-    Device::OpenCl(n) => (n as usize) < topo.opencl_shares_host.len(),
-    Device::Tfjs => false,
-  };
-  if !ok {
-    return Err(SbError::new(ErrorCode::InvalidDevice, format!("no device {id} on this machine")).with("device", id));
-  }
-  Ok(d)
+/// Parses an id and finds the device (`InvalidDeviceError` when this machine has none such).
+fn existing(id: &str) -> SbResult<&'static Arc<dyn BackendDevice>> {
+  backend::device(Device::parse(id)?)
 }
 
 #[napi]
 pub fn devices() -> Result<Vec<DeviceInfo>> {
   guard(|| {
-    let (total, _) = host_allocator().capacity();
-    let mut out = vec![DeviceInfo {
-      id: "cpu".into(),
-      kind: "cpu".into(),
-      name: cpu_name(),
-      total_memory: total as f64,
-      shares_host_memory: true,
-      platform: None,
-      device_type: None,
-      fp64: None,
-      compute_capability: None,
-    }];
-    for d in stackbridge_cuda::devices() {
-      out.push(DeviceInfo {
-        id: format!("cuda:{}", d.ordinal),
-        kind: "cuda".into(),
-        name: d.name.clone(),
-        total_memory: d.total_memory as f64,
-        shares_host_memory: false,
-        platform: None,
-        device_type: Some("gpu".into()),
-        fp64: Some(true),
-        compute_capability: Some(format!("{}.{}", d.compute_capability.0, d.compute_capability.1)),
-      });
-    }
-    for d in stackbridge_opencl::devices() {
-      out.push(DeviceInfo {
-        id: d.label(),
-        kind: "opencl".into(),
-        name: d.name.clone(),
-        total_memory: d.global_mem as f64,
-        shares_host_memory: d.shares_host,
-        platform: Some(d.platform.clone()),
-        device_type: Some(d.kind.into()),
-        fp64: Some(d.fp64),
-        compute_capability: None,
-      });
-    }
-    Ok(out)
+    Ok(
+      backend::all()
+        .iter()
+        .map(|d| {
+          let x = d.describe();
+          DeviceInfo {
+            id: d.id().to_string(),
+            kind: x.kind.into(),
+            name: x.name,
+            total_memory: x.total_memory as f64,
+            shares_host_memory: x.shares_host,
+            platform: x.platform,
+            device_type: x.device_type,
+            fp64: x.fp64,
+            compute_capability: x.compute_capability,
+          }
+        })
+        .collect(),
+    )
   })
-}
-
-/// The allocators of every device (`emptyCache()` without an id empties them all).
-fn all_allocators() -> SbResult<Vec<&'static HostAllocator>> {
-  let mut all = vec![host_allocator()];
-  for d in stackbridge_opencl::devices() {
-    all.push(allocator_for(d.id())?);
-  }
-  Ok(all)
 }
 
 /// The command queues created on an OpenCL device (one per engine thread that used it).
 #[napi]
 pub fn opencl_queues(device: String) -> Result<Vec<QueueInfo>> {
   guard(|| {
-    let Device::OpenCl(n) = existing(&device)? else {
+    let Device::OpenCl(n) = existing(&device)?.id() else {
       return Err(SbError::invalid(format!("{device} is not an OpenCL device")).with("device", device.clone()));
     };
     Ok(
@@ -175,7 +129,7 @@ pub fn opencl_queues(device: String) -> Result<Vec<QueueInfo>> {
 #[napi]
 pub fn memory_info(device: String) -> Result<MemoryInfo> {
   guard(|| {
-    let a = allocator_for(existing(&device)?)?;
+    let a = existing(&device)?.allocator();
     let s = a.stats();
     let (total, free) = a.capacity();
     Ok(MemoryInfo {
@@ -196,8 +150,8 @@ pub fn memory_info(device: String) -> Result<MemoryInfo> {
 pub fn empty_cache(device: Option<String>) -> Result<()> {
   guard(|| {
     match device {
-      Some(id) => allocator_for(existing(&id)?)?.empty_cache(),
-      None => all_allocators()?.into_iter().for_each(|a| a.empty_cache()),
+      Some(id) => existing(&id)?.allocator().empty_cache(),
+      None => backend::all().iter().for_each(|d| d.allocator().empty_cache()),
     }
     Ok(())
   })
@@ -212,7 +166,7 @@ pub fn set_memory_limit(device: String, bytes: Option<f64>) -> Result<()> {
       Some(b) if b.is_finite() && b >= 0.0 && b.fract() == 0.0 && b <= 9.0e15 => Some(b as u64),
       Some(b) => return Err(SbError::invalid(format!("memory limit must be a non-negative integer number of bytes or null, got {b}"))),
     };
-    allocator_for(dev)?.set_limit(limit);
+    dev.allocator().set_limit(limit);
     Ok(())
   })
 }

@@ -4,6 +4,7 @@
 #![deny(clippy::all)]
 
 mod array;
+mod backends;
 mod cancel;
 mod convert;
 mod cpu;
@@ -21,7 +22,9 @@ pub use array::NativeArray;
 /// Panics are caught at every export and reported as `InternalError`; print one line for them
 /// instead of Rust's default multi-line report (set STACKBRIDGE_BACKTRACE=1 for the full one).
 #[napi_derive::module_init]
-fn quiet_panics() {
+fn init() {
+  // Only names the discovery; driver probes wait until a device is needed.
+  stackbridge_core::backend::set_discovery(backends::discover);
   if std::env::var_os("STACKBRIDGE_BACKTRACE").is_none() {
     std::panic::set_hook(Box::new(|info| eprintln!("stackbridge: caught panic: {info}")));
   }

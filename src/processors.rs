@@ -1,22 +1,23 @@
-//! The processors of DESIGN §7 on worker threads: `stackbridge-kernels` for host arrays, the
-//! OpenCL kernels of `stackbridge-opencl` for arrays on an OpenCL device (same names, options and
-//! errors; the array's device decides).
+//! The processors of DESIGN §7 on worker threads, run by the backend of the array's device
+//! (`stackbridge_core::backend`: the CPU kernels on the host, the OpenCL kernels on an OpenCL
+//! device; same names, options and errors).
 
 use crate::array::NativeArray;
 use crate::cancel::{cancel_of, CancelToken};
 use crate::errors::guard;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use stackbridge_core::{Cancel, Device, HostArray, SbError, SbResult};
+use stackbridge_core::backend::{self, ProcessorCall};
+use stackbridge_core::{Cancel, Device, HostArray, SbResult};
 use stackbridge_kernels::dispatch;
 use std::time::Instant;
 
 #[napi(object, object_from_js = false)]
 pub struct ProcessorRun {
   pub array: NativeArray,
-  /// Where the kernels ran: `cpu` or `opencl:N`.
+  /// Where the kernels ran: `cpu`, `cuda:N` or `opencl:N`.
   pub device: String,
-  /// The OpenCL command queue used (one per engine thread per device); absent on the host.
+  /// The stream (CUDA) or command queue (OpenCL) used: one per engine thread per device; absent on the host.
   pub queue: Option<f64>,
   pub micros: f64,
 }
@@ -26,10 +27,6 @@ pub struct Ran {
   device: Device,
   queue: Option<u64>,
   micros: f64,
-}
-
-fn unsupported(a: &HostArray, what: &str) -> SbError {
-  SbError::gpu_unavailable(format!("{what}: no kernels for {} in this build", a.device())).with("device", a.device().to_string())
 }
 
 pub struct ProcessorJob {
@@ -47,20 +44,10 @@ impl Task for ProcessorJob {
   fn compute(&mut self) -> Result<Ran> {
     guard(|| -> SbResult<Ran> {
       let t0 = Instant::now();
-      match self.input.device() {
-        Device::Host => {
-          let array = dispatch::run_processor_cancellable(&self.name, &self.input, &self.options, self.aux.as_ref(), &self.cancel)?;
-          Ok(Ran { array, device: Device::Host, queue: None, micros: t0.elapsed().as_secs_f64() * 1e6 })
-        }
-        Device::OpenCl(_) => {
-          // The OpenCL kernels run as one enqueue: the flag is checked before and after it.
-          self.cancel.check()?;
-          let r = stackbridge_opencl::dispatch::run_processor(&self.name, &self.input, &self.options, self.aux.as_ref())?;
-          self.cancel.check()?;
-          Ok(Ran { array: r.array, device: r.device, queue: Some(r.queue), micros: r.micros })
-        }
-        _ => Err(unsupported(&self.input, &self.name)),
-      }
+      let device = self.input.device();
+      let call = ProcessorCall { name: &self.name, input: &self.input, options: &self.options, aux: self.aux.as_ref(), cancel: &self.cancel };
+      let out = backend::device(device)?.run_processor(&call)?;
+      Ok(Ran { array: out.array, device, queue: out.stream, micros: t0.elapsed().as_secs_f64() * 1e6 })
     })
   }
 
@@ -107,16 +94,8 @@ impl Task for CountJob {
 
   fn compute(&mut self) -> Result<Self::Output> {
     guard(|| -> SbResult<_> {
-      match self.input.device() {
-        Device::Host => dispatch::run_count_cells_cancellable(&self.input, &self.options, &self.cancel).map(|(r, m)| (r, m, None)),
-        Device::OpenCl(_) => {
-          self.cancel.check()?;
-          let r = stackbridge_opencl::dispatch::run_count_cells(&self.input, &self.options).map(|(r, m, q)| (r, m, Some(q)))?;
-          self.cancel.check()?;
-          Ok(r)
-        }
-        _ => Err(unsupported(&self.input, "countCellsSingleChannel")),
-      }
+      let out = backend::device(self.input.device())?.count_cells(&self.input, &self.options, &self.cancel)?;
+      Ok((out.results, out.masks, out.stream))
     })
   }
 

@@ -1,7 +1,7 @@
 //! `HostArray`: the engine-side description of an array (storage + dtype + shape + memory type).
 //! Arrays are C-contiguous; views are contiguous ranges of their storage (an element offset).
 
-use crate::alloc::HostBlock;
+use crate::alloc::Block;
 use crate::dtype::{DType, Element};
 use crate::error::{SbError, SbResult};
 use crate::memory_type::{Device, MemoryType};
@@ -22,7 +22,7 @@ pub struct HostArray {
 
 /// Memory of an array held alive for the duration of an operation.
 pub struct Pinned {
-  block: Arc<HostBlock>,
+  block: Arc<Block>,
   byte_offset: usize,
   nbytes: usize,
 }
@@ -57,7 +57,7 @@ impl Pinned {
   }
 
   /// Raw pointer to the first byte (for handing to JS as an external buffer).
-  pub fn block(&self) -> &Arc<HostBlock> {
+  pub fn block(&self) -> &Arc<Block> {
     &self.block
   }
 }

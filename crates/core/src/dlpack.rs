@@ -17,7 +17,7 @@ use dlpark::ffi::{DLDataType, DLDataTypeCode, DLDevice, DLDeviceType, DLManagedT
 use dlpark::metadata::Dynamic;
 use dlpark::{DlpackFlags, Managed};
 
-use crate::alloc::HostBlock;
+use crate::alloc::Block;
 use crate::array::HostArray;
 use crate::dtype::DType;
 use crate::error::{SbError, SbResult};
@@ -58,7 +58,7 @@ fn engine_dtype(t: DLDataType) -> SbResult<DType> {
 
 /// The context a exported tensor carries: the pinned block (the strides live in dlpark's allocation).
 struct Exported {
-  _block: Arc<HostBlock>,
+  _block: Arc<Block>,
 }
 
 /// `array` as a DLPack tensor over the same memory.
@@ -119,7 +119,7 @@ pub fn import(tensor: Tensor, memory_type: MemoryType) -> SbResult<HostArray> {
   let ptr = NonNull::new(ptr).unwrap_or(NonNull::dangling());
   // SAFETY: the producer keeps `bytes` at `ptr` valid until its deleter runs, which happens when the
   // block's keeper (the tensor's deleter) is dropped.
-  let block = unsafe { HostBlock::foreign(ptr, bytes, Box::new(tensor.into_deleter())) };
+  let block = unsafe { Block::foreign(ptr, bytes, Box::new(tensor.into_deleter())) };
   Ok(HostArray {
     storage: Storage::from_block(block, Device::Host),
     dtype,

@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod array;
+pub mod backend;
 pub mod cancel;
 pub mod conversion;
 pub mod cpu;
@@ -16,6 +17,7 @@ pub mod shape;
 pub mod storage;
 
 pub use array::HostArray;
+pub use backend::BackendDevice;
 pub use cancel::Cancel;
 pub use conversion::{ConversionKind, ConvertOptions, Plan, Topology};
 pub use dtype::{DType, Element};

@@ -78,30 +78,6 @@ pub fn copy(a: &HostArray) -> SbResult<HostArray> {
   Ok(HostArray { readonly: a.readonly && a.memory_type.is_immutable(), ..out })
 }
 
-/// A copy of `a` as `memory_type` in `device`'s memory: the host ↔ OpenCL transfers and the
-/// OpenCL device moves of the conversion matrix (both sides are host-addressable).
-pub fn copy_to(a: &HostArray, device: crate::memory_type::Device, memory_type: MemoryType) -> SbResult<HostArray> {
-  copy_to_cancellable(a, device, memory_type, &crate::Cancel::none())
-}
-
-/// Bytes one cancellation check covers in a copy (a few milliseconds of memory bandwidth).
-const COPY_TILE: usize = 16 << 20;
-
-/// `copy_to`, checking `cancel` between 16 MiB tiles; an abort drops (frees) the partial copy.
-pub fn copy_to_cancellable(a: &HostArray, device: crate::memory_type::Device, memory_type: MemoryType, cancel: &crate::Cancel) -> SbResult<HostArray> {
-  cancel.check()?;
-  let out = HostArray::alloc_on(device, a.shape.clone(), a.dtype, memory_type, false)?;
-  {
-    let (dst, src) = (out.pin()?, a.pin()?);
-    let (d, s) = (dst.as_mut_bytes(), src.bytes());
-    cancel.for_ranges(s.len(), COPY_TILE, |i, j| {
-      par_copy(&mut d[i..j], &s[i..j]);
-      Ok(())
-    })?;
-  }
-  Ok(HostArray { readonly: memory_type.is_immutable(), ..out })
-}
-
 /// numpy `astype`: a new array of `dtype` (a copy even when the dtype is the same).
 pub fn astype(a: &HostArray, dtype: DType) -> SbResult<HostArray> {
   let out = a.alloc_like(a.shape.clone(), dtype, a.memory_type, false)?;

@@ -4,12 +4,12 @@
 //! access reports `DisposedError`. Work in flight holds a `pin()` (an `Arc` of the block), so a
 //! dispose during an async operation frees the memory only when that operation ends.
 
-use crate::alloc::{allocator_for, HostBlock};
+use crate::alloc::{allocator_for, Block};
 use crate::error::{SbError, SbResult};
 use crate::memory_type::Device;
 use std::sync::{Arc, RwLock};
 
-type Slot = Arc<RwLock<Option<Arc<HostBlock>>>>;
+type Slot = Arc<RwLock<Option<Arc<Block>>>>;
 
 pub struct Storage {
   /// Shared by the views of this memory on other devices (`view_on`): freeing one frees all.
@@ -24,14 +24,14 @@ impl Storage {
     Storage::on(Device::Host, bytes, zeroed)
   }
 
-  /// Memory of `bytes` from `device`'s allocator (the host or an OpenCL device).
+  /// Memory of `bytes` from `device`'s allocator.
   pub fn on(device: Device, bytes: usize, zeroed: bool) -> SbResult<Arc<Storage>> {
     let block = allocator_for(device)?.allocate(bytes, zeroed)?;
     Ok(Arc::new(Storage { mem: Arc::new(RwLock::new(Some(Arc::new(block)))), bytes, device }))
   }
 
   /// A storage over a block that already exists (a DLPack import's foreign memory).
-  pub fn from_block(block: HostBlock, device: Device) -> Arc<Storage> {
+  pub fn from_block(block: Block, device: Device) -> Arc<Storage> {
     let bytes = block.len();
     Arc::new(Storage { mem: Arc::new(RwLock::new(Some(Arc::new(block)))), bytes, device })
   }
@@ -50,15 +50,29 @@ impl Storage {
     self.device
   }
 
-  /// Keeps the memory alive for the caller's use; `DisposedError` once freed.
-  pub fn pin(&self) -> SbResult<Arc<HostBlock>> {
+  /// Keeps host-addressable memory alive for the caller's use; `DisposedError` once freed, and
+  /// `InvalidArgumentError` for device memory the host cannot read (use the device's backend).
+  pub fn pin(&self) -> SbResult<Arc<Block>> {
+    let block = self.block()?;
+    if !block.host_addressable() {
+      return Err(
+        SbError::invalid(format!("{} memory is not host-addressable: convert the array to numpy to read it on the host", self.device))
+          .with("device", self.device.to_string()),
+      );
+    }
+    Ok(block)
+  }
+
+  /// Keeps the memory alive, wherever it is (device code reads its address); `DisposedError`
+  /// once freed.
+  pub fn block(&self) -> SbResult<Arc<Block>> {
     self.mem.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(SbError::disposed)
   }
 
   /// A second storage over the same memory, for work in flight: freeing `self` (a dispose while
   /// the work runs) leaves the alias valid until the work drops it.
   pub fn alias(&self) -> SbResult<Arc<Storage>> {
-    let block = self.pin()?;
+    let block = self.block()?;
     Ok(Arc::new(Storage { mem: Arc::new(RwLock::new(Some(block))), bytes: self.bytes, device: self.device }))
   }
 

@@ -3,6 +3,7 @@
 //! driver call runs under `catch_unwind`); `nvrtc` compiles the kernel sources shared with OpenCL
 //! (`stackbridge-gpu-kernels`) as CUDA C++ with `--fmad=false`, so device results can equal the CPU's.
 
+pub mod backend;
 pub mod nvrtc;
 pub mod probe;
 

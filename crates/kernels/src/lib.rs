@@ -5,6 +5,7 @@
 //! validate their parameters with typed [`SbError`]s, and parallelise with rayon. The oracle for
 //! each numeric result is the numpy / scipy / scikit-image call named in its doc comment.
 
+pub mod backend;
 pub mod blob;
 pub mod count;
 pub mod dispatch;

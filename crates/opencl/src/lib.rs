@@ -7,6 +7,7 @@
 //! processors of DESIGN §7 by name with the options of `stackbridge_kernels::dispatch::Op`.
 //! Without an OpenCL runtime every entry point answers `GpuUnavailableError`.
 
+pub mod backend;
 pub mod buffer;
 pub mod dispatch;
 pub mod error;

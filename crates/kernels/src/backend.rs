@@ -1,0 +1,57 @@
+//! The host as a backend device (DESIGN §11): host memory from the core's caching allocator, the
+//! CPU processors of this crate, copies as parallel memcpy. Work completes before each call
+//! returns, so the host needs no events.
+
+use crate::dispatch::{run_count_cells_cancellable, run_processor_cancellable};
+use stackbridge_core::alloc::{host_allocator, Block, CachingAllocator};
+use stackbridge_core::backend::{host_copy, BackendDevice, CountOutput, DeviceDescription, ProcessorCall, ProcessorOutput};
+use stackbridge_core::{Cancel, Device, HostArray, SbResult};
+
+pub struct HostDevice;
+
+fn cpu_name() -> String {
+  std::fs::read_to_string("/proc/cpuinfo")
+    .ok()
+    .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+    .unwrap_or_else(|| "host CPU".into())
+}
+
+impl BackendDevice for HostDevice {
+  fn id(&self) -> Device {
+    Device::Host
+  }
+  fn describe(&self) -> DeviceDescription {
+    DeviceDescription { kind: "cpu", name: cpu_name(), total_memory: host_allocator().capacity().0, shares_host: true, ..Default::default() }
+  }
+  fn allocator(&self) -> &'static CachingAllocator {
+    host_allocator()
+  }
+  fn stream(&self) -> SbResult<u64> {
+    Ok(0)
+  }
+  fn upload(&self, dst: &Block, offset: usize, src: &[u8]) -> SbResult<()> {
+    // SAFETY: host blocks are host memory; callers keep ranges in bounds.
+    unsafe { host_copy(dst.as_ptr().add(offset), src.as_ptr(), src.len()) };
+    Ok(())
+  }
+  fn download(&self, src: &Block, offset: usize, dst: &mut [u8]) -> SbResult<()> {
+    // SAFETY: as `upload`.
+    unsafe { host_copy(dst.as_mut_ptr(), src.as_ptr().add(offset), dst.len()) };
+    Ok(())
+  }
+  fn copy_device(&self, dst: &Block, dst_offset: usize, src: &Block, src_offset: usize, bytes: usize) -> SbResult<()> {
+    // SAFETY: as `upload`.
+    unsafe { host_copy(dst.as_ptr().add(dst_offset), src.as_ptr().add(src_offset), bytes) };
+    Ok(())
+  }
+  fn synchronize(&self) -> SbResult<()> {
+    Ok(())
+  }
+  fn run_processor(&self, c: &ProcessorCall) -> SbResult<ProcessorOutput> {
+    Ok(ProcessorOutput { array: run_processor_cancellable(c.name, c.input, c.options, c.aux, c.cancel)?, stream: None })
+  }
+  fn count_cells(&self, input: &HostArray, options: &str, cancel: &Cancel) -> SbResult<CountOutput> {
+    let (results, masks) = run_count_cells_cancellable(input, options, cancel)?;
+    Ok(CountOutput { results, masks, stream: None })
+  }
+}
