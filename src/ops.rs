@@ -9,7 +9,7 @@ use napi::sys;
 use napi_derive::napi;
 use stackbridge_core::conversion::placement;
 use stackbridge_core::shape::shape_from_f64;
-use stackbridge_core::{ops, DType, Device, HostArray, MemoryType, SbError, SbResult};
+use stackbridge_core::{backend, ops, Cancel, DType, Device, HostArray, MemoryType, SbError, SbResult};
 use std::ptr;
 
 /// Host memory types only: device kinds are reached through `convert`.
@@ -78,25 +78,41 @@ unsafe fn read_into(env: sys::napi_env, data: sys::napi_value, shape: Vec<usize>
   Ok(HostArray { readonly: mt.is_immutable(), ..out })
 }
 
-/// A host array holding a copy of `data`.
+/// Where a new array of `name` lives (cupy on cuda:0, pyclesperanto on opencl:0, torch/jax on
+/// cuda:0 where there is one, else the host).
+fn placed(name: &str) -> SbResult<(MemoryType, Device)> {
+  let mt = MemoryType::parse(name)?;
+  let dev = placement(mt, None, &crate::devices::topology())?;
+  if dev == Device::Tfjs {
+    return Err(SbError::invalid("tensorflow tensors are made by tfjs; create a numpy array and convert it"));
+  }
+  Ok((mt, dev))
+}
+
+/// An array holding a copy of `data`, on the memory type's device.
 #[napi]
 pub fn asarray(env: Env, data: Unknown, shape: Vec<f64>, dtype: Option<String>, memory_type: String) -> Result<NativeArray> {
   guard(|| {
     let shape = shape_from_f64(&shape)?;
     let dtype = dtype.as_deref().map(DType::parse).transpose()?;
-    let mt = host_memory_type(&memory_type)?;
+    let (mt, dev) = placed(&memory_type)?;
     let a = unsafe { read_into(env.raw(), napi::JsValue::raw(&data), shape, dtype, mt)? };
-    Ok(NativeArray::fresh(a))
+    if dev == Device::Host {
+      return Ok(NativeArray::fresh(a));
+    }
+    // The data came from JS, so it is read on this thread anyway; its upload follows.
+    Ok(NativeArray::fresh(backend::transfer(&a, dev, mt, &Cancel::none())?))
   })
 }
 
+/// A zeroed array, allocated on the memory type's device.
 #[napi]
 pub fn zeros(shape: Vec<f64>, dtype: String, memory_type: String) -> Result<NativeArray> {
   guard(|| {
     let shape = shape_from_f64(&shape)?;
     let dtype = DType::parse(&dtype)?;
-    let mt = host_memory_type(&memory_type)?;
-    let a = HostArray::alloc(shape, dtype, mt, true)?;
+    let (mt, dev) = placed(&memory_type)?;
+    let a = HostArray::alloc_on(dev, shape, dtype, mt, true)?;
     Ok(NativeArray::fresh(HostArray { readonly: mt.is_immutable(), ..a }))
   })
 }
@@ -121,7 +137,8 @@ pub fn scale_to_dtype(array: &NativeArray, dtype: String) -> Result<AsyncTask<Ar
 pub fn copy_array(array: &NativeArray) -> Result<AsyncTask<ArrayJob>> {
   guard(|| {
     let a = array.alive()?.for_work()?;
-    Ok(ArrayJob::new(move || ops::copy(&a)))
+    // On the array's own device, through its backend (a device-to-device copy for CUDA memory).
+    Ok(ArrayJob::new(move || backend::transfer(&a, a.device(), a.memory_type, &Cancel::none())))
   })
 }
 

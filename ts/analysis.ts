@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { numpy, pyclesperanto } from './decorators.js';
+import { cupy, numpy, pyclesperanto } from './decorators.js';
 import { InvalidArgumentError } from './errors.js';
 import type { NDArray } from './ndarray.js';
 import type { OperationOptions } from './processors/options.js';
@@ -89,6 +89,12 @@ export const countCellsSingleChannel = numpy(named('countCellsSingleChannel', co
  * exported by `stackbridge/processors/pyclesperanto`.
  */
 export const countCellsSingleChannelOpenCL = pyclesperanto(named('countCellsSingleChannel', countCellsImpl));
+
+/**
+ * `countCellsSingleChannel` decorated with `cupy` (OpenHCS's `cell_counting_cupy`): on the CUDA
+ * device's backend. Also exported by `stackbridge/processors/cupy`.
+ */
+export const countCellsSingleChannelCuda = cupy(named('countCellsSingleChannel', countCellsImpl));
 
 /** Python's `repr` of a float, as pandas and `json.dumps` print it (`5.0`, `1e-05`). */
 function pyFloat(v: number): string {

@@ -21,3 +21,6 @@ export const {
   crop,
   gaussian,
 } = makeFamily('cupy');
+
+/** Cell counting on the CUDA device (see `stackbridge/analysis`). */
+export { countCellsSingleChannelCuda as countCellsSingleChannel } from '../analysis.js';

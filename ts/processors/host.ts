@@ -1,14 +1,15 @@
 /**
- * Runs a processor on the device its input lives on: `crates/kernels` for host stacks, the OpenCL
- * kernels of `crates/opencl` for stacks on an OpenCL device (the pyclesperanto family's decorator
- * puts them there). Every processor family funnels through here once its decorator has converted
+ * Runs a processor on the device its input lives on, through that device's backend (DESIGN §11):
+ * `crates/kernels` for host stacks, the OpenCL kernels of `crates/opencl` on an OpenCL device, the
+ * CUDA backend (or the fake device in tests) on `cuda:N` (each family's decorator puts the input
+ * there). Every processor family funnels through here once its decorator has converted
  * the input (a tf.Tensor input is brought to the host first). Each run is recorded in the trace:
  * where the kernels ran and, on OpenCL, which command queue they used.
  */
 import type { Tensor } from '../tfjs.js';
 import { cancellable, checkSignal } from '../cancel.js';
 import { convertMemory } from '../convert.js';
-import { GpuUnavailableError, InvalidArgumentError, nativeAsync } from '../errors.js';
+import { InvalidArgumentError, nativeAsync } from '../errors.js';
 import { addon } from '../native.js';
 import { describe, handleOf, isNDArray, wrap, type NDArray } from '../ndarray.js';
 import { isTensor } from '../tfjs.js';
@@ -19,15 +20,13 @@ import type { Dtype } from '../types.js';
 export type ProcessorInput = NDArray | Tensor;
 
 /**
- * The engine NDArray the kernels read for `x`: a host or OpenCL array as is, a tf.Tensor
- * transferred to the host (`made` says whether it is new).
+ * The engine NDArray the kernels read for `x`: an engine array as is (the backend of its device
+ * runs the kernels, or says it has none), a tf.Tensor transferred to the host (`made` says whether
+ * it is new).
  */
 export async function toEngine(x: unknown, name: string): Promise<{ array: NDArray; made: boolean }> {
   if (isTensor(x)) return { array: (await convertMemory(x as Tensor, { targetType: 'numpy' })) as NDArray, made: true };
   if (!isNDArray(x)) throw new InvalidArgumentError(`${name}: expected an NDArray or tf.Tensor, got ${describe(x)}`);
-  if (x.device !== 'cpu' && !x.device.startsWith('opencl:')) {
-    throw new GpuUnavailableError(`${name}: no kernels for ${x.device} in this build`, { device: x.device, processor: name });
-  }
   return { array: x, made: false };
 }
 

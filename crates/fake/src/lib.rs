@@ -4,7 +4,7 @@
 //! `upload`/`download`, as for real device memory). Every stream operation is logged with its
 //! stream id (upload, download, copy, launch, record, wait), so tests can check stream ordering;
 //! several instances test device moves. Its processors are the CPU kernels run on the device's
-//! bytes. The binding installs fake devices as `cuda:0..N-1` only when `STACKBRIDGE_FAKE_CUDA=N`
+//! bytes, holding a device scratch of the output's size meanwhile. The binding installs fake devices as `cuda:0..N-1` only when `STACKBRIDGE_FAKE_CUDA=N`
 //! is set; it is never used otherwise.
 
 use stackbridge_core::alloc::{register_allocator, Block, CachingAllocator, RawMemory, WriteMark};
@@ -211,8 +211,13 @@ impl BackendDevice for FakeDevice {
     let stream = order_before_use(self, &*c.input.storage.block()?)?;
     let aux = c.aux.map(host_view).transpose()?;
     let host = run_processor_cancellable(c.name, &host_view(c.input)?, c.options, aux.as_ref(), c.cancel)?;
+    // A device kernel works in device memory: hold a scratch of the output's size while it "runs"
+    // (as the real kernels' intermediate passes do), so the budget sees what a card would.
+    let scratch = self.allocator.allocate(host.nbytes(), false)?;
+    let out = self.to_device(host, stream)?;
+    drop(scratch);
     self.push("launch", stream, c.name);
-    Ok(ProcessorOutput { array: self.to_device(host, stream)?, stream: Some(stream) })
+    Ok(ProcessorOutput { array: out, stream: Some(stream) })
   }
   fn count_cells(&self, input: &HostArray, options: &str, cancel: &Cancel) -> SbResult<CountOutput> {
     let stream = order_before_use(self, &*input.storage.block()?)?;
