@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { countCellsSingleChannel as countCpu } from '../ts/analysis.js';
 import { convertMemory } from '../ts/convert.js';
 import { devices, emptyCache, memoryInfo, setMemoryLimit } from '../ts/devices.js';
+import { fromDlpack, toDlpack } from '../ts/dlpack.js';
 import { CpuRoundtripRequiredError, DeviceMismatchError, InvalidArgumentError, OutOfMemoryError } from '../ts/errors.js';
 import { asarray, zeros, type NDArray } from '../ts/ndarray.js';
 import { copy } from '../ts/ops.js';
@@ -210,4 +211,18 @@ test.serial("the seed's pipeline: torch normalize → cupy tophat → numpy coun
   const got = specialOutputs.count![0] as { cellCount: number }[];
   t.true(results.every((r) => r.cellCount > 0));
   t.deepEqual(got.map((r) => r.cellCount), results.map((r) => r.cellCount));
+});
+
+test.serial('DLPack: a cupy array is exported as kDLCUDA memory of its device and imported back zero-copy', async (t) => {
+  const host = stack(1, 8, 8, 4);
+  const c = await convertMemory(host, { targetType: 'cupy', gpuId: 1 });
+  const held = memoryInfo('cuda:1').allocatedBytes;
+  const capsule = toDlpack(c);
+  t.throws(() => fromDlpack(capsule, 'numpy'), { instanceOf: InvalidArgumentError, message: /cuda:1 imports as cupy, torch, jax/ });
+  const back = fromDlpack(capsule, 'torch'); // the refused call left the capsule to its owner
+  t.is(back.device, 'cuda:1');
+  t.is(back.memoryType, 'torch');
+  t.is(memoryInfo('cuda:1').allocatedBytes, held, 'an import allocates nothing');
+  t.deepEqual(await values(back), Array.from(host.data));
+  t.throws(() => fromDlpack(toDlpack(host), 'cupy'), { instanceOf: InvalidArgumentError, message: /cpu imports as numpy/ });
 });

@@ -17,7 +17,7 @@ use dlpark::ffi::DLManagedTensorVersioned;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
-use stackbridge_core::dlpack::{export, import, Tensor};
+use stackbridge_core::dlpack::{export, import, importable, Tensor};
 use stackbridge_core::{MemoryType, SbError, SbResult};
 
 /// The capsule's payload: what other addons read through `napi_get_value_external`.
@@ -57,8 +57,9 @@ pub fn to_dlpack(env: Env, array: &NativeArray) -> Result<Raw> {
   })
 }
 
-/// The tensor of a capsule, taken out of it (a capsule is consumed once).
-unsafe fn take(env: sys::napi_env, capsule: sys::napi_value) -> SbResult<Tensor> {
+/// The tensor of a capsule, taken out of it (a capsule is consumed once) when it can be imported
+/// as `mt`; refused otherwise, with the capsule left as it was.
+unsafe fn take(env: sys::napi_env, capsule: sys::napi_value, mt: MemoryType) -> SbResult<Tensor> {
   let mut kind = 0;
   check(unsafe { sys::napi_typeof(env, capsule, &mut kind) }, "napi_typeof")?;
   let mut tagged = false;
@@ -71,6 +72,11 @@ unsafe fn take(env: sys::napi_env, capsule: sys::napi_value) -> SbResult<Tensor>
   let mut data = ptr::null_mut();
   check(unsafe { sys::napi_get_value_external(env, capsule, &mut data) }, "napi_get_value_external")?;
   let slot = unsafe { &*(data as *const DlpackSlot) };
+  let peek = slot.tensor.load(Ordering::Acquire);
+  if !peek.is_null() {
+    // SAFETY: a tensor still in the slot is alive (its owner is the slot).
+    importable(unsafe { (*peek).dl_tensor.device }, mt)?;
+  }
   let raw = slot.tensor.swap(ptr::null_mut(), Ordering::AcqRel);
   if raw.is_null() {
     return Err(SbError::invalid("this DLPack capsule was already consumed"));
@@ -79,13 +85,13 @@ unsafe fn take(env: sys::napi_env, capsule: sys::napi_value) -> SbResult<Tensor>
   unsafe { Tensor::from_raw(raw) }.map_err(|e| SbError::invalid(format!("not a usable DLPack tensor: {e}")))
 }
 
-/// A zero-copy engine array (numpy, torch or jax on the host) over a capsule's memory.
+/// A zero-copy engine array over a capsule's memory (host: numpy/torch/jax; CUDA: cupy/torch/jax).
 #[napi]
 pub fn from_dlpack(env: Env, capsule: Unknown, memory_type: String) -> Result<NativeArray> {
   guard(|| {
     let mt = MemoryType::parse(&memory_type)?;
     // SAFETY: `capsule` is a live value of this env.
-    let tensor = unsafe { take(env.raw(), napi::JsValue::raw(&capsule))? };
+    let tensor = unsafe { take(env.raw(), napi::JsValue::raw(&capsule), mt)? };
     Ok(NativeArray::fresh(import(tensor, mt)?))
   })
 }

@@ -1,6 +1,6 @@
 //! DLPack 1.x exchange (dlpark): an engine array as a `DLManagedTensorVersioned` other native code can
-//! use without a copy, and such a tensor as an engine array. Host memory today; CUDA pointers join
-//! when the CUDA domain holds arrays.
+//! use without a copy, and such a tensor as an engine array: host memory (kDLCPU) and CUDA device
+//! memory (kDLCUDA, device id = the N of `cuda:N`).
 //!
 //! Export: the managed tensor's context holds a pin of the array's block, so the memory stays valid
 //! until the consumer calls the deleter — on any thread (dropping a pin only returns the block to the
@@ -63,22 +63,26 @@ struct Exported {
 
 /// `array` as a DLPack tensor over the same memory.
 pub fn export(array: &HostArray) -> SbResult<Tensor> {
-  if array.device() != Device::Host {
-    return Err(SbError::invalid(format!(
-      "toDlpack takes host arrays (numpy, or torch/jax on the host); this array lives on {}: convert it to numpy first",
-      array.device()
-    )));
-  }
-  let pinned = array.pin()?;
-  let block = pinned.block().clone();
-  // SAFETY: the pinned block outlives the tensor (it is the tensor's context); the offset is inside it.
-  let data = unsafe { block.as_ptr().add(array.byte_offset()) };
+  let device = match array.device() {
+    Device::Host => DLDevice { device_type: DLDeviceType::CPU, device_id: 0 },
+    // Every engine operation on a CUDA device has finished its stream when it returns, so the
+    // memory is ready for a consumer on any stream.
+    Device::Cuda(n) => DLDevice { device_type: DLDeviceType::CUDA, device_id: n as i32 },
+    other => {
+      return Err(SbError::invalid(format!(
+        "toDlpack takes host and CUDA arrays; this array lives on {other}: convert it to numpy first"
+      )))
+    }
+  };
+  let block = array.storage.block()?;
+  // The block outlives the tensor (it is the tensor's context); the offset is inside it.
+  let data = (block.addr() + array.byte_offset()) as *mut u8;
   let shape: Vec<i64> = array.shape.iter().map(|&d| d as i64).collect();
   let prepared = Dynamic::compact(shape).prepare().map_err(|e| SbError::invalid(format!("DLPack metadata: {e}")))?;
   let mut init = prepared.initialize(Box::new(Exported { _block: block }));
   init
     .set_data(data.cast())
-    .set_device(DLDevice { device_type: DLDeviceType::CPU, device_id: 0 })
+    .set_device(device)
     .set_dtype(dl_dtype(array.dtype))
     .set_byte_offset(0);
   if array.readonly {
@@ -88,20 +92,35 @@ pub fn export(array: &HostArray) -> SbResult<Tensor> {
   Ok(unsafe { init.finish() })
 }
 
-/// A DLPack tensor as an engine array of `memory_type` (numpy, torch or jax on the host), zero-copy.
-pub fn import(tensor: Tensor, memory_type: MemoryType) -> SbResult<HostArray> {
-  if !matches!(memory_type, MemoryType::Numpy | MemoryType::Torch | MemoryType::Jax) {
-    return Err(SbError::invalid(format!("fromDlpack makes host arrays (numpy, torch, jax), not {}", memory_type.name())));
+/// Where a tensor on `dev` lives in the engine, if it can be imported as `memory_type` (checked
+/// before a capsule is consumed, so a refused call leaves it to its owner).
+pub fn importable(dev: DLDevice, memory_type: MemoryType) -> SbResult<Device> {
+  let device = match dev.device_type {
+    DLDeviceType::CPU | DLDeviceType::CUDAHOST => Device::Host,
+    DLDeviceType::CUDA if dev.device_id >= 0 => Device::Cuda(dev.device_id as u32),
+    _ => {
+      return Err(SbError::invalid(format!(
+        "fromDlpack takes host (kDLCPU) or CUDA (kDLCUDA) memory; this tensor is on device type {} id {}",
+        dev.device_type.0, dev.device_id
+      )))
+    }
+  };
+  let kinds: &[MemoryType] =
+    if device == Device::Host { &[MemoryType::Numpy, MemoryType::Torch, MemoryType::Jax] } else { &[MemoryType::Cupy, MemoryType::Torch, MemoryType::Jax] };
+  if !kinds.contains(&memory_type) {
+    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    return Err(SbError::invalid(format!("a DLPack tensor on {device} imports as {}, not {}", names.join(", "), memory_type.name())));
   }
-  let (ptr, bytes, dtype, shape, read_only) = {
+  Ok(device)
+}
+
+/// A DLPack tensor as an engine array of `memory_type`, zero-copy: host memory as numpy, torch or
+/// jax on the host; CUDA memory of device N as cupy, torch or jax on `cuda:N`.
+pub fn import(tensor: Tensor, memory_type: MemoryType) -> SbResult<HostArray> {
+  let (ptr, bytes, dtype, shape, read_only, device) = {
     let view = tensor.validate().map_err(|e| SbError::invalid(format!("not a valid DLPack tensor: {e}")))?;
     let dev = view.device();
-    if dev.device_type != DLDeviceType::CPU && dev.device_type != DLDeviceType::CUDAHOST {
-      return Err(SbError::invalid(format!(
-        "fromDlpack takes host memory (kDLCPU); this tensor is on device type {} id {}",
-        dev.device_type.0, dev.device_id
-      )));
-    }
+    let device = importable(dev, memory_type)?;
     let dtype = engine_dtype(view.dtype())?;
     if !view.is_compact().map_err(|e| SbError::invalid(format!("DLPack strides: {e}")))? {
       return Err(SbError::invalid("fromDlpack takes C-contiguous tensors (engine arrays have C strides); copy it contiguous first"));
@@ -114,14 +133,19 @@ pub fn import(tensor: Tensor, memory_type: MemoryType) -> SbResult<HostArray> {
     if bytes > 0 && (ptr.is_null() || (ptr as usize) % dtype.size() != 0) {
       return Err(SbError::invalid(format!("DLPack data pointer {ptr:p} is not aligned to {} bytes", dtype.size())));
     }
-    (ptr, bytes, dtype, shape, tensor.flags().contains(DlpackFlags::READ_ONLY))
+    (ptr, bytes, dtype, shape, tensor.flags().contains(DlpackFlags::READ_ONLY), device)
   };
-  let ptr = NonNull::new(ptr).unwrap_or(NonNull::dangling());
+  let keeper = Box::new(tensor.into_deleter());
   // SAFETY: the producer keeps `bytes` at `ptr` valid until its deleter runs, which happens when the
   // block's keeper (the tensor's deleter) is dropped.
-  let block = unsafe { Block::foreign(ptr, bytes, Box::new(tensor.into_deleter())) };
+  let block = if device == Device::Host {
+    unsafe { Block::foreign(NonNull::new(ptr).unwrap_or(NonNull::dangling()), bytes, keeper) }
+  } else {
+    // Device memory is accounted by nobody here; the device's allocator only names its owner.
+    unsafe { Block::foreign_on(crate::alloc::allocator_for(device)?, ptr as usize, bytes, keeper) }
+  };
   Ok(HostArray {
-    storage: Storage::from_block(block, Device::Host),
+    storage: Storage::from_block(block, device),
     dtype,
     shape,
     offset: 0,
