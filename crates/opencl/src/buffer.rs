@@ -11,6 +11,7 @@ use stackbridge_core::array::Pinned;
 use stackbridge_core::{DType, Element, HostArray, MemoryType, SbResult};
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::{Arc, Mutex};
 
 /// A cl_mem over the bytes of a host-addressable array, keeping that memory alive.
 pub struct ClBuf {
@@ -18,18 +19,17 @@ pub struct ClBuf {
   /// Keeps the array's memory alive as long as the driver can see it.
   _pin: Option<Pinned>,
   bytes: usize,
-  device: u32,
+  /// The queue a kernel using the buffer was last enqueued on (set by `launch`).
+  used_on: Mutex<Option<Arc<Queue>>>,
 }
 
 impl Drop for ClBuf {
   /// The memory goes back to the caching allocator when the buffer is dropped, where the next
-  /// allocation may reuse it at once: so first wait for this thread's queue on the device (the
-  /// one every kernel using the buffer was enqueued on), whatever path dropped it.
+  /// allocation may reuse it at once: so first wait for the queue its kernels were enqueued on —
+  /// that queue, not the dropping thread's (which may have none, or another).
   fn drop(&mut self) {
-    if let Some(dev) = crate::runtime::devices().get(self.device as usize) {
-      if let Ok(q) = crate::runtime::queue(dev) {
-        let _ = q.queue.finish();
-      }
+    if let Some(q) = self.used_on.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+      let _ = q.queue.finish();
     }
   }
 }
@@ -46,12 +46,12 @@ impl ClBuf {
     if bytes == 0 {
       // clCreateBuffer refuses size 0; kernels never touch an empty array's buffer.
       let mem = unsafe { Buffer::<u8>::create(&dev.context, CL_MEM_READ_WRITE, 64, ptr::null_mut()) }.map_err(|e| dev.fail(e.0, "clCreateBuffer", 64))?;
-      return Ok(ClBuf { mem, _pin: Some(pin), bytes: 0, device: dev.index });
+      return Ok(ClBuf { mem, _pin: Some(pin), bytes: 0, used_on: Mutex::new(None) });
     }
     let host = pin.bytes().as_ptr() as *mut c_void;
     let mem = unsafe { Buffer::<u8>::create(&dev.context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, bytes, host) }
       .map_err(|e| dev.fail(e.0, "clCreateBuffer", bytes as u64))?;
-    Ok(ClBuf { mem, _pin: Some(pin), bytes, device: dev.index })
+    Ok(ClBuf { mem, _pin: Some(pin), bytes, used_on: Mutex::new(None) })
   }
 
   /// A new array of `shape` in the device's memory and its buffer (a kernel's output or a
@@ -74,6 +74,11 @@ impl ClBuf {
 
   pub fn bytes(&self) -> usize {
     self.bytes
+  }
+
+  /// Records that a kernel reading or writing the buffer was enqueued on `q`.
+  pub(crate) fn used_on(&self, q: &Arc<Queue>) {
+    *self.used_on.lock().unwrap_or_else(|p| p.into_inner()) = Some(q.clone());
   }
 
   pub(crate) fn raw(&self) -> cl_mem {

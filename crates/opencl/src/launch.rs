@@ -6,6 +6,7 @@ use opencl3::kernel::Kernel;
 use opencl3::program::Program;
 use stackbridge_core::SbResult;
 use std::ptr;
+use std::sync::Arc;
 
 /// One kernel argument.
 pub enum Arg<'a> {
@@ -22,7 +23,7 @@ pub enum Arg<'a> {
 
 /// Enqueues kernel `name` of `program` over `global` work items (1 to 3 dimensions, x first).
 /// Nothing is enqueued when any dimension is 0.
-pub fn launch(dev: &ClDevice, q: &Queue, program: &Program, name: &str, global: &[usize], args: &[Arg]) -> SbResult<()> {
+pub fn launch(dev: &ClDevice, q: &Arc<Queue>, program: &Program, name: &str, global: &[usize], args: &[Arg]) -> SbResult<()> {
   if global.contains(&0) {
     return Ok(());
   }
@@ -31,7 +32,10 @@ pub fn launch(dev: &ClDevice, q: &Queue, program: &Program, name: &str, global: 
     let i = i as u32;
     let r = unsafe {
       match a {
-        Arg::Buf(b) => kernel.set_arg(i, &b.raw()),
+        Arg::Buf(b) => {
+          b.used_on(q);
+          kernel.set_arg(i, &b.raw())
+        }
         Arg::I64(v) => kernel.set_arg(i, v),
         Arg::I32(v) => kernel.set_arg(i, v),
         Arg::U32(v) => kernel.set_arg(i, v),
