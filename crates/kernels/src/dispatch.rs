@@ -191,7 +191,8 @@ pub fn run_processor_cancellable(name: &str, input: &HostArray, options: &str, a
     Op::ApplyMask => {
       let mask = aux.ok_or_else(|| SbError::invalid("applyMask needs a mask array"))?;
       check_mask(mask, dims, &input.shape)?;
-      Some(ops::astype(mask, DType::F32)?)
+      // A float32 mask is read in place; other dtypes are converted once (astype copies always).
+      Some(if mask.dtype == DType::F32 { mask.clone() } else { ops::astype(mask, DType::F32)? })
     }
     _ => None,
   };

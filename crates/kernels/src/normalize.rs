@@ -13,7 +13,7 @@
 use crate::image::{check_range, Dims};
 use crate::percentile::{lut_bits, lut_index, lut_value, percentiles};
 use rayon::prelude::*;
-use stackbridge_core::cpu::Kernel;
+use stackbridge_core::cpu::{self, Kernel, Level};
 use stackbridge_core::cpu_run;
 use stackbridge_core::{DType, Element, SbError, SbResult};
 
@@ -125,9 +125,35 @@ pub fn stretch_table(dtype: DType, s: &Stretch) -> Vec<u16> {
   (0..n).map(|i| s.apply(lut_value(dtype, i))).collect()
 }
 
-/// Builds the table over every value of T, then one parallel gather pass.
+/// Builds the table over every value of T, then one parallel pass: for 16-bit data on an AVX2 /
+/// AVX-512 CPU the table's verified affine form ([`Affine`]), else a gather from the table.
 fn gather<T: Element, const N: usize>(src: &[T], s: &Stretch, out: &mut [u16]) {
-  let lut: Box<[u16; N]> = stretch_table(T::DTYPE, s).into_boxed_slice().try_into().expect("length N");
+  let table = stretch_table(T::DTYPE, s);
+  let level = cpu::level();
+  if N == 65536 {
+    if let Some(a) = Affine::verified(T::DTYPE, s, &table, level) {
+      // SAFETY: N == 65536 means T is u16 or i16 (lut_bits), two bytes with every bit pattern valid.
+      let keys = unsafe { std::slice::from_raw_parts(src.as_ptr().cast::<u16>(), src.len()) };
+      cpu::enter(Kernel::NormalizeMap);
+      let run = |o: &mut [u16], x: &[u16]| {
+        let done = a.run(level, x, o);
+        // The few elements past the last vector block: the table (equal to the affine form on every value).
+        for (o, &x) in o[done..].iter_mut().zip(&x[done..]) {
+          *o = table[a.index(x)];
+        }
+      };
+      if src.len() <= MAP_CHUNK {
+        run(out, keys);
+      } else {
+        out
+          .par_chunks_mut(MAP_CHUNK)
+          .zip(keys.par_chunks(MAP_CHUNK))
+          .for_each(|(o, x)| run(o, x));
+      }
+      return;
+    }
+  }
+  let lut: Box<[u16; N]> = table.into_boxed_slice().try_into().expect("length N");
   let lut = &*lut;
   let run = |o: &mut [u16], x: &[T]| {
     cpu_run!(Kernel::NormalizeMap, {
@@ -144,6 +170,162 @@ fn gather<T: Element, const N: usize>(src: &[T], s: &Stretch, out: &mut [u16]) {
       .par_chunks_mut(MAP_CHUNK)
       .zip(src.par_chunks(MAP_CHUNK))
       .for_each(|(o, x)| run(o, x));
+  }
+}
+
+/// The stretch of 16-bit data as vector arithmetic instead of a table gather (a gather is about one
+/// element per cycle; vector gathers are slower still on current Intel cores): `y = clamp(trunc(fma(x,
+/// scale, offset)), lo, hi)` in f64, 8 or 16 lanes. The form is only an approximation of the exact
+/// expression (`Stretch::apply`), so it is used only after it has been run on every one of the 65536
+/// possible input values and found equal to the exact table on all of them ([`Affine::verified`]):
+/// the result is then the table's, bit for bit, whatever the data. When no candidate offset passes
+/// (a value within ~1e-9 of an integer boundary, or extreme targets), the table gather is used.
+#[derive(Clone, Copy, Debug)]
+struct Affine {
+  scale: f64,
+  offset: f64,
+  lo: i32,
+  hi: i32,
+  /// i16 data (sign-extended keys, table index `x + 32768`); else u16.
+  signed: bool,
+}
+
+impl Affine {
+  /// The first candidate whose vector kernel at `level` reproduces `table` on every input value, or
+  /// `None` (below AVX2, or no candidate matches).
+  fn verified(dtype: DType, s: &Stretch, table: &[u16], level: Level) -> Option<Affine> {
+    if level < Level::Avx2 || table.len() != 65536 || !matches!(dtype, DType::U16 | DType::I16) {
+      return None;
+    }
+    let scale = s.range / s.den;
+    let offset = s.tmin - s.pl * scale;
+    if !scale.is_finite() || !offset.is_finite() {
+      return None;
+    }
+    let signed = dtype == DType::I16;
+    let (lo, hi) = table.iter().fold((u16::MAX, 0u16), |(a, b), &v| (a.min(v), b.max(v)));
+    // Every input value, in table order (raw bits: i16 values reinterpreted as u16).
+    let keys: Vec<u16> = (0..65536u32)
+      .map(|i| if signed { (i as u16) ^ 0x8000 } else { i as u16 })
+      .collect();
+    let mut got = vec![0u16; 65536];
+    // The exact expression rounds several times; the fused form can land a hair below an integer the
+    // exact one hits (e.g. x = ph giving exactly targetMax), so a slightly raised offset is tried too.
+    let m = s.tmin.abs().max((s.tmin + s.range).abs()).max(1.0);
+    for nudge in [0.0, m * 2f64.powi(-36), m * 2f64.powi(-30)] {
+      let a = Affine {
+        scale,
+        offset: offset + nudge,
+        lo: lo as i32,
+        hi: hi as i32,
+        signed,
+      };
+      if a.run(level, &keys, &mut got) == keys.len() && got == table {
+        return Some(a);
+      }
+    }
+    None
+  }
+
+  /// The table index of a raw key.
+  #[inline(always)]
+  fn index(&self, x: u16) -> usize {
+    (if self.signed { x ^ 0x8000 } else { x }) as usize
+  }
+
+  /// Maps the whole vector blocks of `x` into `o` at `level` (AVX2 or above); returns how many
+  /// elements it wrote (a prefix; the rest is left to the caller).
+  fn run(&self, level: Level, x: &[u16], o: &mut [u16]) -> usize {
+    simd::affine(self, level, x, o)
+  }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+  use super::Affine;
+  use stackbridge_core::cpu::Level;
+  use std::arch::x86_64::*;
+
+  /// Elements of input prefetched ahead of the map loop (4 KiB).
+  const AHEAD: usize = 2048;
+
+  pub fn affine(a: &Affine, level: Level, x: &[u16], o: &mut [u16]) -> usize {
+    let n = x.len().min(o.len());
+    // SAFETY: the level never exceeds what the CPU has (cpu::level is capped by detection).
+    unsafe {
+      match (level >= Level::Avx512, a.signed) {
+        (true, false) => avx512::<false>(a, &x[..n], &mut o[..n]),
+        (true, true) => avx512::<true>(a, &x[..n], &mut o[..n]),
+        (false, false) if level >= Level::Avx2 => avx2::<false>(a, &x[..n], &mut o[..n]),
+        (false, true) if level >= Level::Avx2 => avx2::<true>(a, &x[..n], &mut o[..n]),
+        _ => 0,
+      }
+    }
+  }
+
+  /// # Safety
+  /// AVX-512F/BW/DQ and FMA; `x.len() == o.len()`.
+  #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")]
+  unsafe fn avx512<const SIGNED: bool>(a: &Affine, x: &[u16], o: &mut [u16]) -> usize {
+    let (s, off) = (_mm512_set1_pd(a.scale), _mm512_set1_pd(a.offset));
+    let (lo, hi) = (_mm512_set1_epi32(a.lo), _mm512_set1_epi32(a.hi));
+    let n = x.len() / 16 * 16;
+    let (xp, op) = (x.as_ptr(), o.as_mut_ptr());
+    let mut i = 0;
+    while i < n {
+      // The loads are far apart in instructions; ask for the lines ahead (see percentile's counting pass).
+      if i % 32 == 0 {
+        _mm_prefetch::<_MM_HINT_T0>(xp.wrapping_add(i + AHEAD).cast());
+      }
+      // SAFETY: i + 16 <= n <= x.len() == o.len().
+      let raw = unsafe { _mm256_loadu_si256(xp.add(i).cast()) };
+      let v = if SIGNED { _mm512_cvtepi16_epi32(raw) } else { _mm512_cvtepu16_epi32(raw) };
+      let f0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(v));
+      let f1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v));
+      let y0 = _mm512_cvttpd_epi32(_mm512_fmadd_pd(f0, s, off));
+      let y1 = _mm512_cvttpd_epi32(_mm512_fmadd_pd(f1, s, off));
+      let y = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(y0), y1);
+      let y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
+      unsafe { _mm256_storeu_si256(op.add(i).cast(), _mm512_cvtepi32_epi16(y)) };
+      i += 16;
+    }
+    n
+  }
+
+  /// # Safety
+  /// AVX2 and FMA; `x.len() == o.len()`.
+  #[target_feature(enable = "avx2,fma,sse4.1")]
+  unsafe fn avx2<const SIGNED: bool>(a: &Affine, x: &[u16], o: &mut [u16]) -> usize {
+    let (s, off) = (_mm256_set1_pd(a.scale), _mm256_set1_pd(a.offset));
+    let (lo, hi) = (_mm_set1_epi32(a.lo), _mm_set1_epi32(a.hi));
+    let n = x.len() / 8 * 8;
+    let (xp, op) = (x.as_ptr(), o.as_mut_ptr());
+    let mut i = 0;
+    while i < n {
+      if i % 32 == 0 {
+        _mm_prefetch::<_MM_HINT_T0>(xp.wrapping_add(i + AHEAD).cast());
+      }
+      // SAFETY: i + 8 <= n <= x.len() == o.len().
+      let raw = unsafe { _mm_loadu_si128(xp.add(i).cast()) };
+      let v = if SIGNED { _mm256_cvtepi16_epi32(raw) } else { _mm256_cvtepu16_epi32(raw) };
+      let f0 = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
+      let f1 = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(v));
+      let y0 = _mm_min_epi32(_mm_max_epi32(_mm256_cvttpd_epi32(_mm256_fmadd_pd(f0, s, off)), lo), hi);
+      let y1 = _mm_min_epi32(_mm_max_epi32(_mm256_cvttpd_epi32(_mm256_fmadd_pd(f1, s, off)), lo), hi);
+      // y0, y1 are in [0, 65535]: the unsigned-saturating pack is exact.
+      unsafe { _mm_storeu_si128(op.add(i).cast(), _mm_packus_epi32(y0, y1)) };
+      i += 8;
+    }
+    n
+  }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod simd {
+  use super::Affine;
+  use stackbridge_core::cpu::Level;
+  pub fn affine(_a: &Affine, _level: Level, _x: &[u16], _o: &mut [u16]) -> usize {
+    0
   }
 }
 
@@ -326,6 +508,64 @@ mod tests {
     check!(i32, |&v| (v as i32) >> 8);
     check!(f32, |&v| (v % 100_000) as f32 / 3.0);
     check!(f64, |&v| (v % 100_000) as f64 / 7.0 - 1000.0);
+  }
+
+  #[test]
+  fn affine_map_equals_the_table_at_every_level() {
+    // The vector form of the map is used only where it reproduces the exact table on every value;
+    // check that it is taken for ordinary parameters and that the output is the table's at every level.
+    let mut seed = 99u64;
+    let mut next = || {
+      seed ^= seed << 13;
+      seed ^= seed >> 7;
+      seed ^= seed << 17;
+      seed
+    };
+    let dims = Dims::new(2, 33, 101); // not a multiple of the vector width: the tail takes the table
+    let raw: Vec<u64> = (0..dims.len()).map(|_| next()).collect();
+    let u: Vec<u16> = raw.iter().map(|&v| (v % 3000) as u16 + 400).collect();
+    let wide: Vec<u16> = raw.iter().map(|&v| v as u16).collect();
+    let s: Vec<i16> = raw.iter().map(|&v| (v % 5000) as i16 - 2500).collect();
+    let params = [
+      NormalizeParams::default(),
+      NormalizeParams { low_percentile: 0.0, high_percentile: 100.0, ..Default::default() },
+      NormalizeParams { low_percentile: 2.5, high_percentile: 97.5, target_min: 10.0, target_max: 1000.0 },
+      NormalizeParams { low_percentile: 90.0, high_percentile: 10.0, target_min: 0.0, target_max: 65535.0 },
+      NormalizeParams { low_percentile: 5.0, high_percentile: 95.0, target_min: 65535.0, target_max: 0.0 },
+      NormalizeParams { low_percentile: 5.0, high_percentile: 95.0, target_min: -5000.5, target_max: 90000.25 },
+      NormalizeParams { low_percentile: 1.0, high_percentile: 99.0, target_min: 0.0, target_max: 1e300 },
+    ];
+    let mut fast = 0;
+    stackbridge_core::cpu::at_every_level(|level| {
+      for p in &params {
+        let mut out = vec![0u16; dims.len()];
+        for data in [&u, &wide] {
+          stack_percentile_normalize(data, dims, p, &mut out).unwrap();
+          assert_eq!(out, reference(data, p), "u16 {p:?} at {level:?}");
+          let pc = percentiles(data, &[p.low_percentile, p.high_percentile]).unwrap();
+          let st = Stretch::new(pc[0], pc[1], p);
+          let table = stretch_table(DType::U16, &st);
+          if let Some(a) = Affine::verified(DType::U16, &st, &table, level) {
+            fast += 1;
+            let mut o = vec![0u16; data.len()];
+            let done = a.run(level, data, &mut o);
+            assert!(done <= data.len() && data.len() - done < 16, "{done} of {}", data.len());
+            for (k, (&x, &y)) in data[..done].iter().zip(&o[..done]).enumerate() {
+              assert_eq!(y, table[x as usize], "element {k}");
+            }
+          }
+        }
+        stack_percentile_normalize(&s, dims, p, &mut out).unwrap();
+        assert_eq!(out, reference(&s, p), "i16 {p:?} at {level:?}");
+        percentile_normalize(&s, dims, p, &mut out).unwrap();
+        for (z, o) in out.chunks(dims.plane()).enumerate() {
+          assert_eq!(o, &reference(&s[z * dims.plane()..(z + 1) * dims.plane()], p)[..], "i16 slice {z} at {level:?}");
+        }
+      }
+    });
+    if stackbridge_core::cpu::detected() >= Level::Avx2 && stackbridge_core::cpu::level() >= Level::Avx2 {
+      assert!(fast >= params.len(), "the affine form was verified only {fast} times");
+    }
   }
 
   #[test]

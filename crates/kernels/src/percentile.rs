@@ -525,6 +525,10 @@ mod simd {
     stackbridge_core::cpu::level() >= stackbridge_core::cpu::Level::Avx512 && is_x86_feature_detected!("avx512vbmi2")
   }
 
+  /// How far ahead of the counting loop its input is prefetched (measured: 4 KiB halves the pass's
+  /// excess over a plain read on the 2-core VM; 1 KiB gets half of that).
+  pub const PREFETCH_BYTES: usize = 4096;
+
   /// Keys buffered before a drain (plus room for one more full block).
   const BUF: usize = 2048;
 
@@ -543,7 +547,11 @@ mod simd {
     let mut buf = [0u16; BUF + 32];
     let mut len = 0usize;
     let mut it = data.chunks_exact(32);
+    let ahead = PREFETCH_BYTES / std::mem::size_of::<T>().max(1);
     for blk in &mut it {
+      // The pass has too many instructions per cache line for the out-of-order window alone to keep
+      // enough loads in flight on a high-latency (virtualised) memory system: ask for the lines ahead.
+      _mm_prefetch::<_MM_HINT_T0>(blk.as_ptr().wrapping_add(ahead).cast());
       // Keys as u16 (a plain copy for u16 data); keeps this generic over T without reinterpreting it.
       for (k, &x) in keys.iter_mut().zip(blk) {
         *k = lut_index(x) as u16;
