@@ -68,6 +68,15 @@ class Proc {
       void this.exit.then(() => setTimeout(() => reject(new Error(`exited before ${re}:\n${this.stderr}`)), 50));
     });
   }
+  /** Resolves to the first stderr line from index `from` on that matches `re`. */
+  async nextLine(re: RegExp, from: number, ms = 60_000): Promise<string> {
+    for (const t0 = performance.now(); performance.now() - t0 < ms; await new Promise((r) => setTimeout(r, 10))) {
+      const hit = this.lines.slice(from).find((l) => re.test(l.text));
+      if (hit) return hit.text;
+      if (this.child.exitCode !== null) break;
+    }
+    throw new Error(`no line ${re} after line ${from} in:\n${this.stderr}`);
+  }
   kill(sig: NodeJS.Signals): void {
     if (this.child.exitCode === null && this.child.signalCode === null) process.kill(this.child.pid!, sig);
   }
@@ -165,19 +174,26 @@ test.serial('a plate over 3 workers, one SIGKILLed holding a job, gives the sing
   await victim!.waitFor(/taking well/);
   victim!.kill('SIGKILL');
   const taken = /taking well (\w+)/.exec(victim!.stderr)![1]!;
+  // SIGTERM on a worker holding a job: it finishes that job, takes no other, and exits 0.
+  const [stopper, last] = others as [Proc, Proc];
+  const held = /taking well (\w+)/.exec(await stopper.nextLine(/taking well/, stopper.lines.length))![1]!;
+  stopper.kill('SIGTERM');
+  t.is((await stopper.exit).code, 0, stopper.stderr);
+  t.regex(stopper.stderr, new RegExp(`SIGTERM: finishing the active job\\(s\\), taking no more\nworker \\S+: well ${held} done: .*\nworker \\S+: stopped\n$`));
   const { code } = await run.exit;
   t.log(`3 workers, one killed: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   t.is(code, 0, run.stderr);
   t.is((await victim!.exit).code, null, 'the victim died of SIGKILL');
   t.false(new RegExp(`well ${taken} done`).test(victim!.stderr), `the victim finished ${taken} before the kill:\n${victim!.stderr}`);
   t.true(others.some((w) => new RegExp(`taking well ${taken} `).test(w.stderr)), `no worker took ${taken} over:\n${others.map((w) => w.stderr).join('\n')}`);
+  t.regex(run.stderr, new RegExp(`^well ${held}: `, 'm'), 'the job finished after SIGTERM counts');
   for (const w of WELLS) t.regex(run.stderr, new RegExp(`^well ${w}: \\d+ cells`, 'm'), 'one progress line per well, as a local run');
   t.regex(run.stdout, /^9 well\(s\), \d+ cells in/m);
   await assertSameOutputs(t, out);
-  // SIGTERM: the workers finish (here: hold no job) and stop cleanly.
-  for (const w of others) w.kill('SIGTERM');
-  for (const w of others) t.is((await w.exit).code, 0, w.stderr);
-  for (const w of others) t.regex(w.stderr, /SIGTERM: finishing the active job\(s\), taking no more\n.*stopped\n$/);
+  // SIGTERM on an idle worker: it stops at once.
+  last.kill('SIGTERM');
+  t.is((await last.exit).code, 0, last.stderr);
+  t.regex(last.stderr, /SIGTERM: finishing the active job\(s\), taking no more\n.*stopped\n$/);
 });
 
 test.serial('a failing well retries with exponential backoff, then the run fails with the worker\'s error', async (t) => {
