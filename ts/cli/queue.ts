@@ -321,6 +321,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     }
   };
   const workers = new Map<string, Worker<WellJob, WellSummary>>();
+  const retired = new Set<string>();
   const start = (name: string) => {
     const w = new Worker<WellJob, WellSummary>(name, processor, {
       connection: connection(o),
@@ -330,7 +331,18 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       maxStalledCount: 2,
     });
     w.on('error', (e: Error) => {
-      if (!isConnectionError(e)) log(`worker ${me}: ${name}: ${e.message}`);
+      if (isConnectionError(e)) return;
+      const job = /Missing (?:key|lock) for job (\S+?)\.? /.exec(`${e.message} `)?.[1];
+      // The run ended (finished, failed or interrupted) while this worker ran one of its wells.
+      if (!job) return log(`worker ${me}: ${name}: ${e.message}`);
+      void watch.client.sismember(RUNS_KEY, name).then(
+        (running) => {
+          if (running) log(`worker ${me}: ${name}: ${e.message}`);
+          else if (!retired.has(`${name}/${job}`)) log(`worker ${me}: run ${name} ended while well ${job} ran here (its outputs are written; --resume keeps them)`);
+          retired.add(`${name}/${job}`);
+        },
+        () => undefined,
+      );
     });
     workers.set(name, w);
     log(`worker ${me}: joined run ${name}`);
