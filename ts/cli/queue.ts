@@ -364,7 +364,10 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     stop = r;
   });
   const onSignal = (sig: NodeJS.Signals) => {
-    if (stopping) return;
+    if (stopping) {
+      log(`worker ${me}: ${sig} again: stopping at once; another worker takes its well(s) over once the lock expires`);
+      process.exit(130);
+    }
     stopping = true;
     log(`worker ${me}: ${sig}: finishing the active job(s), taking no more`);
     stop();
