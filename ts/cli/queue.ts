@@ -188,9 +188,11 @@ export async function runPlateOnQueue(o: QueueRunOptions): Promise<Map<string, W
   let queue: Queue | undefined;
   let events: QueueEvents | undefined;
   const results = new Map(previous);
+  // Every wait on Redis ends when the watchdog gives up (BullMQ's own commands would wait for ever).
+  const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, watch.lost]);
   try {
     await watch.ready();
-    await retirePrevious(o, watch);
+    await guard(retirePrevious(o, watch));
     o.onEvent?.({ kind: 'start', wells: todo.length, skipped: [...previous.keys()], images });
     if (todo.length === 0) return results;
     queue = new Queue(name, { connection: connection(o) });
@@ -198,7 +200,7 @@ export async function runPlateOnQueue(o: QueueRunOptions): Promise<Map<string, W
     // The watchdog reports Redis loss, once.
     queue.on('error', () => undefined);
     events.on('error', () => undefined);
-    await Promise.race([Promise.all([queue.waitUntilReady(), events.waitUntilReady()]), watch.lost]);
+    await guard(Promise.all([queue.waitUntilReady(), events.waitUntilReady()]));
     const q = queue;
     const finished = new Promise<void>((done, reject) => {
       let count = 0;
@@ -230,14 +232,14 @@ export async function runPlateOnQueue(o: QueueRunOptions): Promise<Map<string, W
     });
     abort.catch(() => undefined);
     await writeFile(join(output, RUN_FILE), JSON.stringify({ queue: name, url: redactUrl(o.url) }) + '\n');
-    await q.addBulk(
+    await guard(q.addBulk(
       todo.map((well) => ({
         name: 'well',
         data: { version: pkg.version, well, pipeline: o.pipeline.spec, source: o.source, device: o.device, output, sites: groups.get(well)! } satisfies WellJob,
         opts: { jobId: well, attempts: o.attempts, backoff: { type: 'exponential', delay: o.backoffMs }, removeOnComplete: false, removeOnFail: false },
       })),
-    );
-    await watch.client.sadd(RUNS_KEY, name);
+    ));
+    await guard(watch.client.sadd(RUNS_KEY, name));
     // Redis restarted within the timeout without its data: the jobs are gone, nothing would finish.
     const vanished = new Promise<never>((_, reject) => {
       const t = setInterval(() => {
