@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `stackbridge` command (DESIGN §13): `run <pipeline.json> --input --output`, `demo`, `info`.
+ * The `stackbridge` command (DESIGN §13, §15): `run <pipeline.json> --input --output [--queue]`,
+ * `worker --queue`, `demo`, `info`.
  * Errors print as one line (`stackbridge: [CODE] message`) and exit 1; Ctrl-C aborts the run at
  * the next step boundary, keeps finished wells, removes the unfinished ones and exits 130 (a
  * second Ctrl-C exits at once).
@@ -18,7 +19,7 @@ import { cudaRuntime, devices } from '../devices.js';
 import { compareWells, readPlate, wellId, type Plate } from '../plate.js';
 import { loadPipelineFile, type LoadedPipeline } from './pipelineFile.js';
 import { writeReport } from './report.js';
-import { runPlate, type RunEvent, type WellSummary } from './runner.js';
+import { runPlate, sweepPartials, type RunEvent, type WellSummary } from './runner.js';
 import { writeDemoPlate, DEMO_SITES } from './demoPlate.js';
 
 const require = createRequire(import.meta.url);
@@ -30,12 +31,27 @@ export const DEFAULT_PIPELINE = join(here, '..', '..', 'pipelines', 'default.jso
 interface RunFlags {
   input: string;
   output: string;
+  /** The pipeline file, named in queue workers' errors. */
+  source?: string;
   device?: string;
   workers: number;
   wells?: string[];
   resume?: boolean;
   layout: string;
   allowMissing?: boolean;
+  queue?: string;
+  attempts: number;
+  backoff: number;
+  redisTimeout: number;
+}
+
+interface WorkerFlags {
+  queue: string;
+  device?: string;
+  concurrency: number;
+  lockDuration: number;
+  stalledInterval: number;
+  redisTimeout: number;
 }
 
 function positiveInt(v: string): number {
@@ -50,6 +66,17 @@ function wellList(v: string): string[] {
     if (!m) throw new CommanderArgumentError(`not a well id: ${JSON.stringify(w)}`);
     return wellId(m[1]!, Number(m[2]));
   });
+}
+
+function redisUrl(v: string): string {
+  if (!/^rediss?:\/\/[^/]+/.test(v)) throw new CommanderArgumentError('expected redis://host:port (or rediss://)');
+  return v;
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new CommanderArgumentError('must be a positive number');
+  return n;
 }
 
 function device(v: string): string {
@@ -114,7 +141,13 @@ export async function runCommand(pipeline: LoadedPipeline, flags: RunFlags): Pro
   let summaries: Map<string, WellSummary>;
   let interrupted = false;
   try {
-    summaries = await runPlate({ pipeline, plate, output: flags.output, workers: flags.workers, wells: flags.wells?.sort(compareWells), resume: flags.resume, signal: ac.signal, onEvent: progress.onEvent });
+    const o = { pipeline, plate, output: flags.output, workers: flags.workers, wells: flags.wells?.sort(compareWells), resume: flags.resume, signal: ac.signal, onEvent: progress.onEvent };
+    if (flags.queue) {
+      const { runPlateOnQueue } = await import('./queue.js');
+      summaries = await runPlateOnQueue({ ...o, url: flags.queue, redisTimeoutMs: flags.redisTimeout * 1000, attempts: flags.attempts, backoffMs: flags.backoff, device: flags.device, source: flags.source ?? 'pipeline' });
+    } else summaries = await runPlate(o);
+    // Every well is finished: what killed processes left half-written goes.
+    await sweepPartials(flags.output);
   } catch (e) {
     if (!ac.signal.aborted) throw e;
     interrupted = true;
@@ -173,7 +206,11 @@ function addRunFlags(cmd: Command): Command {
     .addOption(new Option('--wells <list>', 'only these wells, e.g. A01,B02').argParser(wellList))
     .option('--resume', 'skip wells a previous run finished')
     .addOption(new Option('--layout <layout>', 'imagexpress, operaphenix, or a regular expression with named groups (well or row+column, site, channel, z, timepoint)').default('imagexpress'))
-    .option('--allow-missing', 'run a plate with missing or duplicate images (warned)');
+    .option('--allow-missing', 'run a plate with missing or duplicate images (warned)')
+    .addOption(new Option('--queue <redis-url>', 'run the wells as jobs on a BullMQ queue at redis://host:port, for `stackbridge worker`s (the output folder must be shared storage)').argParser(redisUrl))
+    .addOption(new Option('--attempts <n>', 'with --queue: tries per well before the run fails').argParser(positiveInt).default(3))
+    .addOption(new Option('--backoff <ms>', 'with --queue: delay before the first retry, doubling after each').argParser(positiveInt).default(1000))
+    .addOption(new Option('--redis-timeout <s>', 'with --queue: give up after this long without Redis').argParser(positiveNumber).default(10));
 }
 
 export function program(): Command {
@@ -187,7 +224,7 @@ export function program(): Command {
       .requiredOption('--output <dir>', 'where per-well outputs, plate.csv and report.html go'),
   ).action(async (file: string, flags: RunFlags) => {
     const pipeline = await loadPipelineFile(file, flags.device);
-    const r = await runCommand(pipeline, flags);
+    const r = await runCommand(pipeline, { ...flags, source: basename(file) });
     console.log(`${r.summaries.size} well(s), ${[...r.summaries.values()].reduce((a, s) => a + s.cells, 0)} cells in ${r.wallSeconds.toFixed(1)} s${r.interrupted ? ' (interrupted: run again with --resume)' : ''}`);
     console.log(`report: ${pathToFileURL(resolve(r.report)).href}`);
     if (r.interrupted) process.exitCode = 130;
@@ -211,6 +248,19 @@ export function program(): Command {
     console.log(`\n${r.summaries.size} wells in ${r.wallSeconds.toFixed(1)} s (plate read, pipeline, outputs and report)`);
     console.log(`report: ${pathToFileURL(resolve(r.report)).href}`);
   });
+  p.command('worker')
+    .description('run the wells of `run --queue` jobs from Redis, until SIGTERM (active jobs finish first)')
+    .requiredOption('--queue <redis-url>', 'the runs\' Redis, redis://host:port', redisUrl)
+    .addOption(new Option('--device <id>', 'cpu, opencl:N or cuda:N (overrides the run\'s --device on this machine)').argParser(device))
+    .addOption(new Option('--concurrency <n>', 'wells run at once').argParser(positiveInt).default(1))
+    .addOption(new Option('--lock-duration <ms>', 'a job whose worker stops renewing its lock this long is taken over by another worker').argParser(positiveInt).default(30_000))
+    .addOption(new Option('--stalled-interval <ms>', 'how often to look for such stalled jobs').argParser(positiveInt).default(30_000))
+    .addOption(new Option('--redis-timeout <s>', 'give up after this long without Redis').argParser(positiveNumber).default(10))
+    .action(async (flags: WorkerFlags) => {
+      const { runWorker } = await import('./queue.js');
+      await runWorker({ url: flags.queue, redisTimeoutMs: flags.redisTimeout * 1000, device: flags.device, concurrency: flags.concurrency, lockDurationMs: flags.lockDuration, stalledIntervalMs: flags.stalledInterval });
+      process.exit(0);
+    });
   p.command('info')
     .description('devices, runtimes and versions')
     .action(() => printInfo());

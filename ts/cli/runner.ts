@@ -1,12 +1,16 @@
 /**
  * Runs a pipeline over a plate: wells concurrently up to `workers`, the next wells' images read
  * while earlier wells compute, one pipeline run per site stack (`[z, Y, X]` of the pipeline's
- * channel at the first time point). A well's outputs are written into `wells/<well>.partial/` and
- * renamed to `wells/<well>/` when complete, so an interrupted run leaves nothing half-done and
- * `resume` skips exactly the finished wells.
+ * channel at the first time point). A well's outputs are written into a folder of its own temporary
+ * name (`wells/<well>.<unique>.partial/`) and renamed to `wells/<well>/` when complete, so an
+ * interrupted run leaves nothing half-done, `resume` skips exactly the finished wells, and two
+ * writers of one well (a queue job retried or taken over while its first worker still runs) never
+ * mix their files: the last rename wins. The queue workers (`queue.ts`) run a well through the same
+ * `processWell`.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { writeCellCounts, type CellCountResult } from '../analysis.js';
 import { overlayPng, readTiff, writeTiff } from '../io.js';
@@ -45,9 +49,21 @@ export interface RunOptions {
   onEvent?: (e: RunEvent) => void;
 }
 
-type SiteImages = { site: number; images: PlateImage[] };
+/** The images of one site of a well, z-ordered: one pipeline run. */
+export type SiteImages = { site: number; images: PlateImage[] };
+/** What running a well needs: the checked pipeline, the output folder, an optional abort signal. */
+export type WellContext = Pick<RunOptions, 'pipeline' | 'output' | 'signal'>;
+type SiteStack = { site: number; stack: NDArray };
 
-function siteGroups(plate: Plate, well: string, channel: number): SiteImages[] {
+/** The pipeline's channel in the plate (the first channel unless the pipeline names one). */
+export function plateChannel(pipeline: LoadedPipeline, plate: Plate): number {
+  const channel = pipeline.spec.channel ?? plate.channels[0]!;
+  if (!plate.channels.includes(channel)) throw new Error(`channel ${channel} is not in the plate (channels: ${plate.channels.join(', ')})`);
+  return channel;
+}
+
+/** A well's site groups: its images of `channel` at the first time point, by site. */
+export function siteGroups(plate: Plate, well: string, channel: number): SiteImages[] {
   const t = plate.timepoints[0];
   const mine = plate.images.filter((i) => i.well === well && i.channel === channel && i.timepoint === t);
   return plate.sites.map((site) => ({ site, images: mine.filter((i) => i.site === site).sort((a, b) => a.z - b.z) })).filter((g) => g.images.length);
@@ -72,20 +88,55 @@ function stepRecords(steps: StepTrace[], spec: LoadedPipeline['spec']): WellSumm
   }));
 }
 
-/** Runs one well from its read stacks and writes its outputs atomically. */
-async function runWell(o: RunOptions, well: string, stacks: { site: number; stack: NDArray }[], images: number): Promise<WellSummary> {
-  const tmp = join(o.output, 'wells', `${well}.partial`);
+/** Reads every site of a well. */
+function readWell(groups: SiteImages[]): Promise<SiteStack[]> {
+  return Promise.all(groups.map(async (g) => ({ site: g.site, stack: await readSite(g) })));
+}
+
+/**
+ * Runs one well — reads its sites (or takes the stacks already being read), runs the pipeline per
+ * site, writes the outputs atomically — and disposes the stacks. The one way a well is run, by a
+ * local run and by a queue worker alike.
+ */
+export async function processWell(o: WellContext, well: string, groups: SiteImages[], stacksP: Promise<SiteStack[]> = readWell(groups)): Promise<WellSummary> {
+  let stacks: SiteStack[] = [];
   try {
-    return await computeWell(o, well, stacks, images, tmp);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
+    stacks = await stacksP;
+    const tmp = join(o.output, 'wells', `${well}.${randomBytes(6).toString('hex')}.partial`);
+    try {
+      return await computeWell(o, well, stacks, groups.reduce((a, g) => a + g.images.length, 0), tmp);
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  } finally {
+    for (const s of stacks) s.stack.dispose();
   }
 }
 
-async function computeWell(o: RunOptions, well: string, stacks: { site: number; stack: NDArray }[], images: number, tmp: string): Promise<WellSummary> {
+/** Removes the temporary folders that killed processes left behind (call when no well is being written). */
+export async function sweepPartials(output: string): Promise<void> {
+  const dir = join(output, 'wells');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.endsWith('.partial')).map((n) => rm(join(dir, n), { recursive: true, force: true })));
+}
+
+/** Replaces `final` by `tmp`; a concurrent writer of the same well renaming in between is retried over. */
+async function replaceDir(tmp: string, final: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    await rm(final, { recursive: true, force: true });
+    try {
+      await rename(tmp, final);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (i >= 4 || (code !== 'ENOTEMPTY' && code !== 'EEXIST')) throw e;
+    }
+  }
+}
+
+async function computeWell(o: WellContext, well: string, stacks: SiteStack[], images: number, tmp: string): Promise<WellSummary> {
   const t0 = performance.now();
-  await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   const all: CellCountResult[] = [];
   const sites: WellSummary['sites'] = [];
@@ -124,9 +175,7 @@ async function computeWell(o: RunOptions, well: string, stacks: { site: number; 
   };
   await writeFile(join(tmp, 'summary.json'), JSON.stringify(summary, null, 2));
   o.signal?.throwIfAborted();
-  const final = join(o.output, 'wells', well);
-  await rm(final, { recursive: true, force: true });
-  await rename(tmp, final);
+  await replaceDir(tmp, join(o.output, 'wells', well));
   return summary;
 }
 
@@ -145,8 +194,7 @@ export async function finishedWells(output: string, wells: string[]): Promise<Ma
  * included when resuming); rejects with the abort reason when `signal` fires (finished wells stay).
  */
 export async function runPlate(o: RunOptions): Promise<Map<string, WellSummary>> {
-  const channel = o.pipeline.spec.channel ?? o.plate.channels[0]!;
-  if (!o.plate.channels.includes(channel)) throw new Error(`channel ${channel} is not in the plate (channels: ${o.plate.channels.join(', ')})`);
+  const channel = plateChannel(o.pipeline, o.plate);
   const selected = o.wells ?? o.plate.wells;
   const previous = o.resume ? await finishedWells(o.output, selected) : new Map<string, WellSummary>();
   const todo = selected.filter((w) => !previous.has(w));
@@ -156,10 +204,10 @@ export async function runPlate(o: RunOptions): Promise<Map<string, WellSummary>>
   await mkdir(join(o.output, 'wells'), { recursive: true });
 
   // Read-ahead: reading well i + workers starts when well i starts computing.
-  const reads = new Map<number, Promise<{ site: number; stack: NDArray }[]>>();
+  const reads = new Map<number, Promise<SiteStack[]>>();
   const read = (i: number) => {
     if (i < todo.length && !reads.has(i)) {
-      const p = Promise.all(groups.get(todo[i]!)!.map(async (g) => ({ site: g.site, stack: await readSite(g) })));
+      const p = readWell(groups.get(todo[i]!)!);
       p.catch(() => undefined); // observed when its well runs
       reads.set(i, p);
     }
@@ -176,21 +224,16 @@ export async function runPlate(o: RunOptions): Promise<Map<string, WellSummary>>
       const well = todo[i]!;
       const stacksP = read(i)!;
       read(i + o.workers);
-      let stacks: { site: number; stack: NDArray }[] = [];
       try {
-        stacks = await stacksP;
-        const n = groups.get(well)!.reduce((a, s) => a + s.images.length, 0);
-        const summary = await runWell(o, well, stacks, n);
+        const summary = await processWell(o, well, groups.get(well)!, stacksP);
         results.set(well, summary);
-        imagesDone += n;
+        imagesDone += summary.images;
         o.onEvent?.({ kind: 'well', summary, done: ++done, total: todo.length, imagesDone });
       } catch (e) {
         if (!o.signal?.aborted) {
           failure ??= e;
           o.onEvent?.({ kind: 'error', well, error: e });
         }
-      } finally {
-        for (const s of stacks) s.stack.dispose();
       }
     }
   };
