@@ -121,6 +121,16 @@ pub fn apply_mask<T: Element>(src: &[T], dims: Dims, mask: &[f32], out: &mut [T]
   }
   let (lo, hi) = (T::from_f64(f64::NEG_INFINITY).to_f64() as f32, T::from_f64(f64::INFINITY).to_f64() as f32);
   let tile = |o: &mut [T], s: &[T], m: &[f32]| {
+    // uint16 (the common microscopy case) has hand-written vector code; it writes a prefix of
+    // whole vectors and the loop below finishes the rest.
+    let done = if T::DTYPE == DType::U16 {
+      // SAFETY: T is u16 (same size and layout).
+      let (s16, o16) = unsafe { (std::slice::from_raw_parts(s.as_ptr() as *const u16, s.len()), std::slice::from_raw_parts_mut(o.as_mut_ptr() as *mut u16, o.len())) };
+      mask_simd::apply_u16(s16, m, o16)
+    } else {
+      0
+    };
+    let (o, s, m) = (&mut o[done..], &s[done..], &m[done..]);
     cpu_run!(Kernel::ApplyMask, {
       for ((o, &x), &m) in o.iter_mut().zip(s).zip(m) {
         *o = mask_store::<T>(to_f32(x) * m, lo, hi);
@@ -156,6 +166,86 @@ pub fn apply_mask<T: Element>(src: &[T], dims: Dims, mask: &[f32], out: &mut [T]
 
 /// Pixels per `apply_mask` work item (64 KiB of f32 mask).
 const MASK_TILE: usize = 1 << 14;
+
+/// `apply_mask` for uint16 in AVX-512 / AVX2: the same float32 product, the same clamp to
+/// [0, 65535] with NaN → 0 and the same truncation as `mask_store`, 16 (8) pixels at a time —
+/// the generic loop goes through float64 and int64 lanes and is compute-bound.
+mod mask_simd {
+  #[cfg(target_arch = "x86_64")]
+  use stackbridge_core::cpu::{enter, Kernel, Level};
+
+  /// Writes `o[..k] = x[..k] * m[..k]` as `mask_store` would, for the largest whole-vector
+  /// prefix `k` the CPU level allows (0 below AVX2), and returns `k`.
+  pub fn apply_u16(x: &[u16], m: &[f32], o: &mut [u16]) -> usize {
+    let n = x.len().min(m.len()).min(o.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+      let level = enter(Kernel::ApplyMask);
+      // SAFETY: the level never exceeds what the CPU has (cpu::level is capped by detection).
+      unsafe {
+        if level >= Level::Avx512 {
+          return x86::avx512(&x[..n], &m[..n], &mut o[..n]);
+        }
+        if level >= Level::Avx2 {
+          return x86::avx2(&x[..n], &m[..n], &mut o[..n]);
+        }
+      }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = n;
+    0
+  }
+
+  #[cfg(target_arch = "x86_64")]
+  pub(super) mod x86 {
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// AVX-512F/BW/DQ/VL; equal lengths.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+    pub unsafe fn avx512(x: &[u16], m: &[f32], o: &mut [u16]) -> usize {
+      let (lo, hi) = (_mm512_set1_ps(0.0), _mm512_set1_ps(65535.0));
+      let n = x.len() / 16 * 16;
+      let mut i = 0;
+      while i < n {
+        // SAFETY: i + 16 <= n <= every length.
+        unsafe {
+          let v = _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm256_loadu_si256(x.as_ptr().add(i).cast())));
+          let p = _mm512_mul_ps(v, _mm512_loadu_ps(m.as_ptr().add(i)));
+          // max(NaN, lo) is lo, and NaN lanes are zeroed below, as mask_store does.
+          let c = _mm512_min_ps(_mm512_max_ps(p, lo), hi);
+          let c = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_ORD_Q>(p, p), c);
+          _mm256_storeu_si256(o.as_mut_ptr().add(i).cast(), _mm512_cvtepi32_epi16(_mm512_cvttps_epi32(c)));
+        }
+        i += 16;
+      }
+      n
+    }
+
+    /// # Safety
+    /// AVX2 and SSE4.1; equal lengths.
+    #[target_feature(enable = "avx2,sse4.1")]
+    pub unsafe fn avx2(x: &[u16], m: &[f32], o: &mut [u16]) -> usize {
+      let (lo, hi) = (_mm256_set1_ps(0.0), _mm256_set1_ps(65535.0));
+      let n = x.len() / 8 * 8;
+      let mut i = 0;
+      while i < n {
+        // SAFETY: i + 8 <= n <= every length.
+        unsafe {
+          let v = _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128(x.as_ptr().add(i).cast())));
+          let p = _mm256_mul_ps(v, _mm256_loadu_ps(m.as_ptr().add(i)));
+          let c = _mm256_min_ps(_mm256_max_ps(p, lo), hi);
+          let c = _mm256_and_ps(c, _mm256_cmp_ps::<_CMP_ORD_Q>(p, p));
+          let y = _mm256_cvttps_epi32(c);
+          // Every lane is in [0, 65535]: the unsigned saturating pack is exact.
+          _mm_storeu_si128(o.as_mut_ptr().add(i).cast(), _mm_packus_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256::<1>(y)));
+        }
+        i += 8;
+      }
+      n
+    }
+  }
+}
 
 /// A pointer that may cross into rayon tasks (each task writes a disjoint range through it).
 #[derive(Clone, Copy)]
@@ -716,6 +806,33 @@ pub fn crop<T: Element>(src: &[T], dims: Dims, start: [usize; 3], size: [usize; 
 
 #[cfg(test)]
 mod tests {
+
+  /// The uint16 vector paths give `mask_store`'s result on every input, NaN / ±inf / negative
+  /// masks included.
+  #[test]
+  fn apply_mask_u16_vector_paths_equal_the_scalar_definition() {
+    let n = 4099;
+    let x: Vec<u16> = (0..n).map(|i| (i * 7919 % 65536) as u16).collect();
+    let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, -1.5, 0.0, 1.0, 2.5, 1e-7, 65535.0, 0.999_999_9];
+    let m: Vec<f32> = (0..n).map(|i| if i % 5 == 0 { specials[i % specials.len()] } else { ((i * 31) % 1000) as f32 / 333.0 }).collect();
+    let want: Vec<u16> = x.iter().zip(&m).map(|(&x, &m)| mask_store::<u16>(to_f32(x) * m, 0.0, 65535.0)).collect();
+    let mut got = vec![0u16; n];
+    apply_mask(&x, Dims::new(1, 1, n), &m, &mut got).unwrap();
+    assert_eq!(got, want);
+    #[cfg(target_arch = "x86_64")]
+    {
+      if std::is_x86_feature_detected!("avx2") {
+        let mut o = vec![0u16; n];
+        let k = unsafe { super::mask_simd::x86::avx2(&x, &m, &mut o) };
+        assert_eq!(o[..k], want[..k]);
+      }
+      if std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512dq") && std::is_x86_feature_detected!("avx512vl") {
+        let mut o = vec![0u16; n];
+        let k = unsafe { super::mask_simd::x86::avx512(&x, &m, &mut o) };
+        assert_eq!(o[..k], want[..k]);
+      }
+    }
+  }
   use super::*;
   use stackbridge_core::ErrorCode;
 
