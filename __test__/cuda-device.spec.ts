@@ -5,7 +5,7 @@
  * with a printed reason, unless STACKBRIDGE_REQUIRE_CUDA=1 (`scripts/gpu-check` sets it), which
  * makes them run and fail. The same paths run on the fake device in `fake-cuda.spec.ts`.
  */
-import test from 'ava';
+import { deviceTest } from './helpers/device-gate.js';
 import { convertMemory } from '../ts/convert.js';
 import { devices, emptyCache, memoryInfo, setMemoryLimit } from '../ts/devices.js';
 import { GpuUnavailableError, OutOfMemoryError } from '../ts/errors.js';
@@ -13,17 +13,9 @@ import { asarray, zeros } from '../ts/ndarray.js';
 import { copy } from '../ts/ops.js';
 import * as cp from '../ts/processors/cupy.js';
 
-const REQUIRED = process.env.STACKBRIDGE_REQUIRE_CUDA === '1';
 const FAKE = process.env.STACKBRIDGE_FAKE_CUDA !== undefined;
 const CUDA = FAKE ? [] : devices().filter((d) => d.kind === 'cuda');
-if (CUDA.length === 0) {
-  console.log(
-    REQUIRED
-      ? 'cuda-device.spec: STACKBRIDGE_REQUIRE_CUDA=1 but no CUDA device was found: these tests will fail'
-      : 'cuda-device.spec: skipped, no CUDA device on this machine (set STACKBRIDGE_REQUIRE_CUDA=1 to fail instead)',
-  );
-}
-const cudaTest = CUDA.length > 0 || REQUIRED ? test.serial : test.serial.skip;
+const cudaTest = deviceTest('cuda-device.spec', CUDA.length > 0, 'STACKBRIDGE_REQUIRE_CUDA', 'no CUDA device on this machine');
 
 function ramp(n: number): Uint16Array {
   return Uint16Array.from({ length: n }, (_, i) => (i * 7919) % 65521);

@@ -8,6 +8,7 @@
  * STACKBRIDGE_REQUIRE_OPENCL=1 (CI sets it), which makes them run and fail.
  */
 import test from 'ava';
+import { deviceTest } from './helpers/device-gate.js';
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -25,16 +26,8 @@ import * as cl from '../ts/processors/pyclesperanto.js';
 import { TraceCollector, withTrace } from '../ts/trace.js';
 import type { Dtype } from '../ts/types.js';
 
-const REQUIRED = process.env.STACKBRIDGE_REQUIRE_OPENCL === '1';
 const CL = devices().filter((d) => d.kind === 'opencl');
-if (CL.length === 0) {
-  console.log(
-    REQUIRED
-      ? 'opencl.spec: STACKBRIDGE_REQUIRE_OPENCL=1 but no OpenCL device was found: these tests will fail'
-      : 'opencl.spec: skipped, no OpenCL device on this machine (install pocl-opencl-icd, or set STACKBRIDGE_REQUIRE_OPENCL=1 to fail instead)',
-  );
-}
-const clTest = CL.length > 0 || REQUIRED ? test.serial : test.serial.skip;
+const clTest = deviceTest('opencl.spec', CL.length > 0, 'STACKBRIDGE_REQUIRE_OPENCL', 'no OpenCL device on this machine (install pocl-opencl-icd)');
 
 test.before(async () => {
   await tf.setBackend('cpu');

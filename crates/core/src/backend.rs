@@ -70,13 +70,30 @@ pub trait BackendDevice: Send + Sync {
   /// 0 on the host.
   fn stream(&self) -> SbResult<u64>;
   /// Copies host bytes into device memory at `offset` bytes of `dst`; done when it returns (the
-  /// source is the caller's memory).
-  fn upload(&self, dst: &Block, offset: usize, src: &[u8]) -> SbResult<()>;
+  /// source is the caller's memory). The default is for host-addressable memory (the host, OpenCL
+  /// buffers over host memory); devices with memory of their own override it.
+  fn upload(&self, dst: &Block, offset: usize, src: &[u8]) -> SbResult<()> {
+    let d = host_range(dst, offset, src.len())?;
+    // SAFETY: `host_range` checked that dst is host memory covering the range.
+    unsafe { host_copy(d, src.as_ptr(), src.len()) };
+    Ok(())
+  }
   /// Copies device memory from `offset` bytes of `src` into host bytes; done when it returns.
-  fn download(&self, src: &Block, offset: usize, dst: &mut [u8]) -> SbResult<()>;
+  /// Default: host-addressable memory, as `upload`.
+  fn download(&self, src: &Block, offset: usize, dst: &mut [u8]) -> SbResult<()> {
+    let s = host_range(src, offset, dst.len())?;
+    // SAFETY: as `upload`.
+    unsafe { host_copy(dst.as_mut_ptr(), s, dst.len()) };
+    Ok(())
+  }
   /// Copies `bytes` from `src` (this device, or another device of the same domain: a peer copy)
-  /// into `dst` on this device; done when it returns.
-  fn copy_device(&self, dst: &Block, dst_offset: usize, src: &Block, src_offset: usize, bytes: usize) -> SbResult<()>;
+  /// into `dst` on this device; done when it returns. Default: host-addressable memory.
+  fn copy_device(&self, dst: &Block, dst_offset: usize, src: &Block, src_offset: usize, bytes: usize) -> SbResult<()> {
+    let (d, s) = (host_range(dst, dst_offset, bytes)?, host_range(src, src_offset, bytes)?);
+    // SAFETY: as `upload`.
+    unsafe { host_copy(d, s, bytes) };
+    Ok(())
+  }
   /// Waits for everything enqueued on the device.
   fn synchronize(&self) -> SbResult<()>;
   /// Records an event on `stream` after the work enqueued so far (`None` where work completes
@@ -112,12 +129,24 @@ pub fn mark_written(dev: &dyn BackendDevice, stream: u64, block: &Block) -> SbRe
   Ok(())
 }
 
-/// Copies between host-addressable memories: what the host and shared-memory OpenCL devices use
-/// for `upload`, `download` and `copy_device`.
+/// The host pointer of `[offset, offset + bytes)` of a host-addressable block (the default copies'
+/// check: device memory, or a range past the block, is an error, never a wild copy).
+fn host_range(b: &Block, offset: usize, bytes: usize) -> SbResult<*mut u8> {
+  if !b.host_addressable() {
+    return Err(SbError::invalid(format!("{} memory is not host-addressable: its backend must copy it", b.device())));
+  }
+  if offset.checked_add(bytes).is_none_or(|end| end > b.len()) {
+    return Err(SbError::invalid(format!("copy of {bytes} B at {offset} is outside a block of {} B", b.len())));
+  }
+  // SAFETY: in bounds, checked above.
+  Ok(unsafe { b.as_ptr().add(offset) })
+}
+
+/// Parallel copy between host memories.
 ///
 /// # Safety
-/// `dst` must be writable host memory of at least `bytes` past `dst_offset`, `src` readable.
-pub unsafe fn host_copy(dst: *mut u8, src: *const u8, bytes: usize) {
+/// `dst` must be writable and `src` readable for `bytes` bytes, not overlapping.
+unsafe fn host_copy(dst: *mut u8, src: *const u8, bytes: usize) {
   let (d, s) = unsafe { (std::slice::from_raw_parts_mut(dst, bytes), std::slice::from_raw_parts(src, bytes)) };
   crate::ops::par_copy(d, s);
 }

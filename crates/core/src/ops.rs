@@ -71,13 +71,6 @@ pub fn cast_bytes_into(src: &[u8], src_dtype: DType, dst: &mut [u8], dst_dtype: 
   Ok(())
 }
 
-/// A new array holding a copy (same dtype, same memory type, writable).
-pub fn copy(a: &HostArray) -> SbResult<HostArray> {
-  let out = a.alloc_like(a.shape.clone(), a.dtype, a.memory_type, false)?;
-  par_copy(out.pin()?.as_mut_bytes(), a.pin()?.bytes());
-  Ok(HostArray { readonly: a.readonly && a.memory_type.is_immutable(), ..out })
-}
-
 /// numpy `astype`: a new array of `dtype` (a copy even when the dtype is the same).
 pub fn astype(a: &HostArray, dtype: DType) -> SbResult<HostArray> {
   let out = a.alloc_like(a.shape.clone(), dtype, a.memory_type, false)?;

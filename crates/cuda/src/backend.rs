@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Runs a driver call, turning a panic inside cudarc into a typed error.
 fn guarded<T>(what: &str, device: &str, f: impl FnOnce() -> Result<T, result::DriverError>) -> SbResult<T> {
@@ -140,6 +140,13 @@ pub struct CudaDevice {
   label: String,
 }
 
+/// Each device's primary context, made once by `backend_devices` (peer copies name the source's).
+static CONTEXTS: OnceLock<Mutex<HashMap<usize, Arc<CudaContext>>>> = OnceLock::new();
+
+fn context(ordinal: usize) -> Option<Arc<CudaContext>> {
+  CONTEXTS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner()).get(&ordinal).cloned()
+}
+
 /// The CUDA devices of this machine (none without a driver, or when a context cannot be made).
 pub fn backend_devices() -> Vec<Arc<dyn BackendDevice>> {
   let Driver::Present { devices, .. } = probe() else { return vec![] };
@@ -148,6 +155,7 @@ pub fn backend_devices() -> Vec<Arc<dyn BackendDevice>> {
     .filter_map(|info| {
       let label = format!("cuda:{}", info.ordinal);
       let ctx = guarded("cuDevicePrimaryCtxRetain", &label, || CudaContext::new(info.ordinal)).ok()?;
+      CONTEXTS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner()).insert(info.ordinal, ctx.clone());
       let allocator = register_allocator(CachingAllocator::new(Device::Cuda(info.ordinal as u32), Box::new(DeviceMemory { ctx: ctx.clone(), label: label.clone() })));
       Some(Arc::new(CudaDevice { info: info.clone(), ctx, allocator, lost: AtomicBool::new(false), label }) as Arc<dyn BackendDevice>)
     })
@@ -273,9 +281,9 @@ impl BackendDevice for CudaDevice {
   fn copy_device(&self, dst: &Block, dst_offset: usize, src: &Block, src_offset: usize, bytes: usize) -> SbResult<()> {
     let (d, s) = ((dst.addr() + dst_offset) as sys::CUdeviceptr, (src.addr() + src_offset) as sys::CUdeviceptr);
     let src_ctx = match src.device() {
-      Device::Cuda(n) if n as usize != self.info.ordinal => {
-        Some(guarded("cuDevicePrimaryCtxRetain", &self.label, || CudaContext::new(n as usize))?)
-      }
+      Device::Cuda(n) if n as usize != self.info.ordinal => Some(context(n as usize).ok_or_else(|| {
+        SbError::new(ErrorCode::InvalidDevice, format!("no context for cuda:{n} in this process")).with("device", format!("cuda:{n}"))
+      })?),
       _ => None,
     };
     self.with_stream(|ts| {

@@ -3,8 +3,8 @@
 //! returns, so the host needs no events.
 
 use crate::dispatch::{run_count_cells_cancellable, run_processor_cancellable};
-use stackbridge_core::alloc::{host_allocator, Block, CachingAllocator};
-use stackbridge_core::backend::{host_copy, BackendDevice, CountOutput, DeviceDescription, ProcessorCall, ProcessorOutput};
+use stackbridge_core::alloc::{host_allocator, CachingAllocator};
+use stackbridge_core::backend::{BackendDevice, CountOutput, DeviceDescription, ProcessorCall, ProcessorOutput};
 use stackbridge_core::{Cancel, Device, HostArray, SbResult};
 
 pub struct HostDevice;
@@ -28,21 +28,6 @@ impl BackendDevice for HostDevice {
   }
   fn stream(&self) -> SbResult<u64> {
     Ok(0)
-  }
-  fn upload(&self, dst: &Block, offset: usize, src: &[u8]) -> SbResult<()> {
-    // SAFETY: host blocks are host memory; callers keep ranges in bounds.
-    unsafe { host_copy(dst.as_ptr().add(offset), src.as_ptr(), src.len()) };
-    Ok(())
-  }
-  fn download(&self, src: &Block, offset: usize, dst: &mut [u8]) -> SbResult<()> {
-    // SAFETY: as `upload`.
-    unsafe { host_copy(dst.as_mut_ptr(), src.as_ptr().add(offset), dst.len()) };
-    Ok(())
-  }
-  fn copy_device(&self, dst: &Block, dst_offset: usize, src: &Block, src_offset: usize, bytes: usize) -> SbResult<()> {
-    // SAFETY: as `upload`.
-    unsafe { host_copy(dst.as_ptr().add(dst_offset), src.as_ptr().add(src_offset), bytes) };
-    Ok(())
   }
   fn synchronize(&self) -> SbResult<()> {
     Ok(())

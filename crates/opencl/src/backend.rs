@@ -5,8 +5,8 @@
 
 use crate::dispatch;
 use crate::runtime::{devices, queue, ClDevice};
-use stackbridge_core::alloc::{allocator_for, Block, CachingAllocator};
-use stackbridge_core::backend::{host_copy, BackendDevice, CountOutput, DeviceDescription, ProcessorCall, ProcessorOutput};
+use stackbridge_core::alloc::{allocator_for, CachingAllocator};
+use stackbridge_core::backend::{BackendDevice, CountOutput, DeviceDescription, ProcessorCall, ProcessorOutput};
 use stackbridge_core::{Cancel, Device, HostArray, SbResult};
 use std::sync::Arc;
 
@@ -48,22 +48,6 @@ impl BackendDevice for OpenClDevice {
   }
   fn stream(&self) -> SbResult<u64> {
     Ok(queue(self.dev)?.id)
-  }
-  // The blocks are host memory (USE_HOST_PTR): the driver sees host writes at the next launch.
-  fn upload(&self, dst: &Block, offset: usize, src: &[u8]) -> SbResult<()> {
-    // SAFETY: host-addressable blocks; callers keep ranges in bounds.
-    unsafe { host_copy(dst.as_ptr().add(offset), src.as_ptr(), src.len()) };
-    Ok(())
-  }
-  fn download(&self, src: &Block, offset: usize, dst: &mut [u8]) -> SbResult<()> {
-    // SAFETY: as `upload`; every processor synced its output to host memory before returning.
-    unsafe { host_copy(dst.as_mut_ptr(), src.as_ptr().add(offset), dst.len()) };
-    Ok(())
-  }
-  fn copy_device(&self, dst: &Block, dst_offset: usize, src: &Block, src_offset: usize, bytes: usize) -> SbResult<()> {
-    // SAFETY: as `upload`.
-    unsafe { host_copy(dst.as_ptr().add(dst_offset), src.as_ptr().add(src_offset), bytes) };
-    Ok(())
   }
   fn synchronize(&self) -> SbResult<()> {
     let q = queue(self.dev)?;
