@@ -4,6 +4,8 @@
 //! command queue and each processor finishes its queue before it returns.
 
 use crate::dispatch;
+use crate::gpu::Ctx;
+use stackbridge_gpu::Gpu;
 use crate::runtime::{devices, queue, ClDevice};
 use stackbridge_core::alloc::{allocator_for, CachingAllocator};
 use stackbridge_core::backend::{BackendDevice, CountOutput, DeviceDescription, ProcessorCall, ProcessorOutput};
@@ -56,9 +58,11 @@ impl BackendDevice for OpenClDevice {
   fn run_processor(&self, c: &ProcessorCall) -> SbResult<ProcessorOutput> {
     // The OpenCL kernels run as one enqueue: the flag is checked before and after it.
     c.cancel.check()?;
-    let r = dispatch::run_processor(c.name, c.input, c.options, c.aux)?;
+    dispatch::device_of(c.input, c.name)?;
+    let ctx = Ctx::new(self.dev)?;
+    let array = stackbridge_gpu::dispatch::run_processor(&ctx, c.name, c.input, c.options, c.aux, c.cancel)?;
     c.cancel.check()?;
-    Ok(ProcessorOutput { array: r.array, stream: Some(r.queue) })
+    Ok(ProcessorOutput { array, stream: Some(ctx.queue_id()) })
   }
   fn count_cells(&self, input: &HostArray, options: &str, cancel: &Cancel) -> SbResult<CountOutput> {
     cancel.check()?;

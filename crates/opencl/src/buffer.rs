@@ -8,7 +8,7 @@ use crate::runtime::{ClDevice, Queue};
 use opencl3::memory::{Buffer, ClMem, CL_MEM_READ_WRITE, CL_MEM_USE_HOST_PTR};
 use opencl3::types::{cl_mem, CL_BLOCKING};
 use stackbridge_core::array::Pinned;
-use stackbridge_core::{DType, Element, HostArray, MemoryType, SbResult};
+use stackbridge_core::{Element, HostArray, SbResult};
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::{Arc, Mutex};
@@ -52,24 +52,6 @@ impl ClBuf {
     let mem = unsafe { Buffer::<u8>::create(&dev.context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, bytes, host) }
       .map_err(|e| dev.fail(e.0, "clCreateBuffer", bytes as u64))?;
     Ok(ClBuf { mem, _pin: Some(pin), bytes, used_on: Mutex::new(None) })
-  }
-
-  /// A new array of `shape` in the device's memory and its buffer (a kernel's output or a
-  /// temporary). Over the device's memory limit this is `OutOfMemoryError`.
-  pub fn alloc(dev: &ClDevice, shape: Vec<usize>, dtype: DType, memory_type: MemoryType) -> SbResult<(HostArray, ClBuf)> {
-    let a = HostArray::alloc_on(dev.id(), shape, dtype, memory_type, false)?;
-    let b = ClBuf::wrap(dev, &a)?;
-    Ok((a, b))
-  }
-
-  /// A temporary of `n` elements of `T` (freed with the buffer).
-  pub fn temp<T: Element>(dev: &ClDevice, n: usize) -> SbResult<ClBuf> {
-    ClBuf::temp_of(dev, T::DTYPE, n)
-  }
-
-  /// A temporary of `n` elements of `dtype` (at least one, so empty stacks still get a buffer).
-  pub fn temp_of(dev: &ClDevice, dtype: DType, n: usize) -> SbResult<ClBuf> {
-    Ok(ClBuf::alloc(dev, vec![n.max(1)], dtype, MemoryType::Pyclesperanto)?.1)
   }
 
   pub fn bytes(&self) -> usize {
@@ -121,11 +103,4 @@ impl ClBuf {
     }
     Ok(())
   }
-}
-
-/// A buffer holding `data` (uploaded), allocated from the device's allocator.
-pub fn upload<T: Element>(dev: &ClDevice, q: &Queue, data: &[T]) -> SbResult<ClBuf> {
-  let mut b = ClBuf::temp::<T>(dev, data.len().max(1))?;
-  b.write(dev, q, data)?;
-  Ok(b)
 }

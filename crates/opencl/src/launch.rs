@@ -5,25 +5,13 @@ use crate::runtime::{ClDevice, Queue};
 use opencl3::kernel::Kernel;
 use opencl3::program::Program;
 use stackbridge_core::SbResult;
+use stackbridge_gpu::Arg;
 use std::ptr;
 use std::sync::Arc;
 
-/// One kernel argument.
-pub enum Arg<'a> {
-  Buf(&'a ClBuf),
-  I64(i64),
-  I32(i32),
-  U32(u32),
-  F32(f32),
-  /// A floating-point value passed as the kernel's `acc_t`: double where the device has fp64.
-  Acc(f64),
-  /// `__local` memory of this many bytes.
-  Local(usize),
-}
-
 /// Enqueues kernel `name` of `program` over `global` work items (1 to 3 dimensions, x first).
 /// Nothing is enqueued when any dimension is 0.
-pub fn launch(dev: &ClDevice, q: &Arc<Queue>, program: &Program, name: &str, global: &[usize], args: &[Arg]) -> SbResult<()> {
+pub fn launch(dev: &ClDevice, q: &Arc<Queue>, program: &Program, name: &str, global: &[usize], args: &[Arg<'_, ClBuf>]) -> SbResult<()> {
   if global.contains(&0) {
     return Ok(());
   }
@@ -42,7 +30,6 @@ pub fn launch(dev: &ClDevice, q: &Arc<Queue>, program: &Program, name: &str, glo
         Arg::F32(v) => kernel.set_arg(i, v),
         Arg::Acc(v) if dev.fp64 => kernel.set_arg(i, v),
         Arg::Acc(v) => kernel.set_arg(i, &(*v as f32)),
-        Arg::Local(bytes) => kernel.set_arg_local_buffer(i, *bytes),
       }
     };
     r.map_err(|e| dev.fail(e.0, &format!("clSetKernelArg({name}, {i})"), 0))?;

@@ -184,7 +184,7 @@ fn chunks_of_slices() {
   let Some(dev) = cl() else { return };
   // More pixels than one chunk: several chunks of whole slices, results in slice order.
   let plane = 1100 * 1000;
-  let z = stackbridge_opencl::proc::count::CHUNK_ELEMS / plane + 2;
+  let z = stackbridge_gpu::proc::count::CHUNK_ELEMS / plane + 2;
   let one = spots(1, 1100, 1000, 30000.0, 3000.0, 800.0, 2);
   let v: Vec<f64> = (0..z).flat_map(|k| one.iter().map(move |x| x + 100.0 * k as f64)).collect();
   assert!(check(dev, DType::U16, [z, 1100, 1000], &v, &opts("blob_dog", false, r#","numSigma":3"#)) > 0);

@@ -6,8 +6,10 @@ use stackbridge_core::{with_dtype, DType, ErrorCode, Element, HostArray, MemoryT
 use stackbridge_kernels::gaussian::{gaussian_plane_f32, BorderMode};
 use stackbridge_kernels::median::median_disk_plane_f32;
 use stackbridge_kernels::Dims;
+use stackbridge_gpu::proc::filters;
+use stackbridge_gpu::Gpu;
 use stackbridge_opencl::buffer::ClBuf;
-use stackbridge_opencl::proc::{filters, Ctx};
+use stackbridge_opencl::gpu::Ctx;
 use stackbridge_opencl::ClDevice;
 
 const SHAPES: [[usize; 3]; 7] = [[1, 1, 1], [1, 3, 5], [2, 5, 3], [1, 9, 1], [1, 1, 12], [2, 17, 23], [3, 40, 33]];
@@ -140,8 +142,8 @@ fn sharpen_option_errors_match_cpu() {
 fn on_device(dev: &ClDevice, shape: [usize; 3], v: &[f64], f: impl Fn(&Ctx, &ClBuf, Dims, &ClBuf)) -> Vec<f32> {
   let input = stack_on::<f32>(dev.id(), shape, v);
   let ctx = Ctx::new(dev).unwrap();
-  let src = ClBuf::wrap(dev, &input).unwrap();
-  let (out, dst) = ClBuf::alloc(dev, shape.to_vec(), DType::F32, MemoryType::Pyclesperanto).unwrap();
+  let src = ctx.wrap(&input).unwrap();
+  let (out, dst) = ctx.alloc(shape.to_vec(), DType::F32, MemoryType::Pyclesperanto).unwrap();
   f(&ctx, &src, Dims::new(shape[0], shape[1], shape[2]), &dst);
   ctx.complete(&dst).unwrap();
   f32_values(&out)

@@ -6,8 +6,8 @@ use common::*;
 use stackbridge_core::{with_dtype, DType, ErrorCode, MemoryType};
 use stackbridge_kernels::tophat::TophatParams;
 use stackbridge_kernels::Dims;
-use stackbridge_opencl::buffer::ClBuf;
-use stackbridge_opencl::proc::Ctx;
+use stackbridge_gpu::Gpu;
+use stackbridge_opencl::gpu::Ctx;
 
 /// A `[z, h, w]` stack for `dt`: a background gradient (stronger along x) plus noise, within the
 /// dtype's range (negative values for the signed types).
@@ -127,9 +127,9 @@ fn empty_stack() {
 fn chunked<T: stackbridge_core::Element>(dev: &'static stackbridge_opencl::ClDevice, shape: [usize; 3], v: &[f64], p: &TophatParams) -> Vec<f64> {
   let c = stack_on::<T>(dev.id(), shape, v);
   let ctx = Ctx::new(dev).unwrap();
-  let src = ClBuf::wrap(dev, &c).unwrap();
-  let (out, dst) = ClBuf::alloc(dev, shape.to_vec(), T::DTYPE, MemoryType::Pyclesperanto).unwrap();
-  stackbridge_opencl::proc::tophat::tophat_with_budget(&ctx, &src, Dims::new(shape[0], shape[1], shape[2]), T::DTYPE, p, &dst, 1).unwrap();
+  let src = ctx.wrap(&c).unwrap();
+  let (out, dst) = ctx.alloc(shape.to_vec(), T::DTYPE, MemoryType::Pyclesperanto).unwrap();
+  stackbridge_gpu::proc::tophat::tophat_with_budget(&ctx, &src, Dims::new(shape[0], shape[1], shape[2]), T::DTYPE, p, &dst, 1).unwrap();
   ctx.complete(&dst).unwrap();
   values(&out)
 }

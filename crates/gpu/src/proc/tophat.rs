@@ -1,4 +1,4 @@
-//! The tophat processor on OpenCL: anti-aliased downsampling, flat-disk opening, order-1
+//! The tophat processor: anti-aliased downsampling, flat-disk opening, order-1
 //! upsampling, subtraction (and the exact full-resolution top-hat for downsampleFactor 1).
 //!
 //! Same operations, in the same order and precision, as `stackbridge_kernels::tophat` (the
@@ -13,10 +13,8 @@
 //! launch per level, then per pixel two overlapping lookups per chord). Slices are processed in
 //! chunks that keep the temporaries under [`TEMP_BUDGET`].
 
-use super::{long, type_defines, Ctx};
-use crate::buffer::{upload, ClBuf};
-use crate::launch::Arg::{Buf, I32, I64};
-use opencl3::program::Program;
+use crate::{long, type_defines, Gpu};
+use crate::Arg::{Buf, I32, I64};
 use stackbridge_core::{DType, SbResult};
 use stackbridge_kernels::morphology::chord_half_width;
 use stackbridge_kernels::resize::{antialias_sigma, gaussian_half_kernel, LinearAxis};
@@ -30,13 +28,13 @@ const TEMP_BUDGET: usize = 256 << 20;
 const MAX_LEVEL: usize = 10;
 
 /// `tophat` → `out` of `dtype`.
-pub fn tophat(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, p: &TophatParams, out: &ClBuf) -> SbResult<()> {
+pub fn tophat<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, p: &TophatParams, out: &C::Buf) -> SbResult<()> {
   tophat_with_budget(ctx, src, dims, dtype, p, out, TEMP_BUDGET)
 }
 
 /// [`tophat`] with the slices processed in chunks of at most `budget` bytes of temporaries (at
 /// least one slice per chunk); for tests of the chunking.
-pub fn tophat_with_budget(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, p: &TophatParams, out: &ClBuf, budget: usize) -> SbResult<()> {
+pub fn tophat_with_budget<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, p: &TophatParams, out: &C::Buf, budget: usize) -> SbResult<()> {
   check(dims, p)?;
   if dims.is_empty() {
     return Ok(());
@@ -61,9 +59,9 @@ fn bytes_of(dt: DType) -> usize {
   }
 }
 
-fn upload_idx(ctx: &Ctx, data: impl Iterator<Item = usize>) -> SbResult<ClBuf> {
+fn upload_idx<C: Gpu>(ctx: &C, data: impl Iterator<Item = usize>) -> SbResult<C::Buf> {
   let v: Vec<i32> = data.map(|i| i as i32).collect();
-  upload(ctx.dev, &ctx.q, &v)
+  ctx.upload(&v)
 }
 
 /// How many slices of `per_slice` temporary bytes fit the budget (1..=z).
@@ -72,7 +70,7 @@ fn chunk_slices(z: usize, per_slice: usize, budget: usize) -> usize {
 }
 
 /// Erosion / dilation by the clipped `disk(r)` on `h x w` slices.
-struct MorphPlan {
+struct MorphPlan<C: Gpu> {
   h: usize,
   w: usize,
   /// Vertical reach `min(r, h - 1)`.
@@ -85,22 +83,22 @@ struct MorphPlan {
   levels: usize,
   tables: bool,
   /// Chord half-widths for `d` in `0..=ry`, clamped to `w - 1` (int).
-  halfw: ClBuf,
+  halfw: C::Buf,
   /// The table level of each chord: `min(floor(log2(2 halfw + 1)), levels)` (int).
-  lvl: ClBuf,
+  lvl: C::Buf,
   /// Element type of the images.
   dtype: DType,
 }
 
 /// Per-chunk temporaries of a [`MorphPlan`].
-struct MorphTemps {
-  tabs: ClBuf,
-  ext: ClBuf,
-  whole: ClBuf,
+struct MorphTemps<C: Gpu> {
+  tabs: C::Buf,
+  ext: C::Buf,
+  whole: C::Buf,
 }
 
-impl MorphPlan {
-  fn new(ctx: &Ctx, h: usize, w: usize, r: usize, dtype: DType) -> SbResult<MorphPlan> {
+impl<C: Gpu> MorphPlan<C> {
+  fn new(ctx: &C, h: usize, w: usize, r: usize, dtype: DType) -> SbResult<MorphPlan<C>> {
     let ry = r.min(h - 1);
     let halfw: Vec<usize> = (0..=ry).map(|d| chord_half_width(r, d).min(w - 1)).collect();
     let whole = halfw.iter().take_while(|&&a| a == w - 1).count();
@@ -135,7 +133,7 @@ impl MorphPlan {
     bytes_of(self.dtype) * (self.table_len() + 2 * self.h)
   }
 
-  fn temps(&self, ctx: &Ctx, nz: usize) -> SbResult<MorphTemps> {
+  fn temps(&self, ctx: &C, nz: usize) -> SbResult<MorphTemps<C>> {
     Ok(MorphTemps {
       tabs: ctx.temp(self.dtype, nz * self.table_len())?,
       ext: ctx.temp(self.dtype, nz * self.h)?,
@@ -145,7 +143,7 @@ impl MorphPlan {
 
   /// `out[out_off..]` = erosion (`max` false) or dilation of `nz` slices at `src[src_off..]`.
   #[allow(clippy::too_many_arguments)]
-  fn run(&self, ctx: &Ctx, prog: &Program, t: &MorphTemps, src: &ClBuf, src_off: usize, out: &ClBuf, out_off: usize, nz: usize, max: bool) -> SbResult<()> {
+  fn run(&self, ctx: &C, prog: &C::Program, t: &MorphTemps<C>, src: &C::Buf, src_off: usize, out: &C::Buf, out_off: usize, nz: usize, max: bool) -> SbResult<()> {
     let (h, w, pad) = (self.h, self.w, self.pad);
     let pw = w + 2 * pad;
     let rows = nz * h;
@@ -192,7 +190,7 @@ impl MorphPlan {
 }
 
 /// `downsampleFactor == 1`: `skimage.morphology.white_tophat(slice, disk(r))` in the input dtype.
-fn full_resolution(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, r: usize, out: &ClBuf, budget: usize) -> SbResult<()> {
+fn full_resolution<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, r: usize, out: &C::Buf, budget: usize) -> SbResult<()> {
   let prog = ctx.program("morphology", &type_defines(ctx, "M_T", dtype)?)?;
   let (h, w, plane) = (dims.h, dims.w, dims.plane());
   let plan = MorphPlan::new(ctx, h, w, r, dtype)?;
@@ -212,13 +210,13 @@ fn full_resolution(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, r: usize, o
 }
 
 /// `downsampleFactor > 1`: downsample, open, upsample, subtract (stackbridge_kernels::tophat).
-fn downsampled(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, p: &TophatParams, out: &ClBuf, budget: usize) -> SbResult<()> {
+fn downsampled<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, p: &TophatParams, out: &C::Buf, budget: usize) -> SbResult<()> {
   let f = p.downsample_factor;
   let (h, w, plane) = (dims.h, dims.w, dims.plane());
   let (hs, ws, r) = (h / f, w / f, p.selem_radius / f);
   // skimage's working type: float32 for float32 stacks, float64 otherwise.
-  let work = if dtype == DType::F32 || !ctx.dev.fp64 { DType::F32 } else { DType::F64 };
-  let wt = super::cl_type(work);
+  let work = if dtype == DType::F32 || !ctx.fp64() { DType::F32 } else { DType::F64 };
+  let wt = crate::kernel_type(work);
   let rprog = ctx.program("resize", &format!("{} -D W_T={wt}", type_defines(ctx, "T_IN", dtype)?))?;
   let mprog = ctx.program("morphology", &format!("-D M_T={wt} -D M_T_IS_FLOAT=1"))?;
 

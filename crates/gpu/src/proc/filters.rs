@@ -1,4 +1,4 @@
-//! Gaussian filtering, unsharp masking and the disk median on OpenCL, plus the float32 building
+//! Gaussian filtering, unsharp masking and the disk median, plus the float32 building
 //! blocks cell counting uses.
 //!
 //! Kernel taps and disk shapes are computed on the host with stackbridge-kernels' own functions
@@ -7,9 +7,8 @@
 //! pass in `acc_t` (double where the device has fp64) in `NI_Correlate1D`'s symmetric order, its
 //! result stored in the element type, so on a device with fp64 the results are the CPU's bit for bit.
 
-use super::{long, type_defines, Ctx};
-use crate::buffer::{upload, ClBuf};
-use crate::launch::Arg::{Acc, Buf, I32};
+use crate::{long, type_defines, Gpu};
+use crate::Arg::{Acc, Buf, I32};
 use stackbridge_core::{with_dtype, DType, Element, SbResult};
 use stackbridge_kernels::gaussian::{check_sigma, kernel1d, BorderMode};
 use stackbridge_kernels::sharpen::check_sharpen;
@@ -30,8 +29,8 @@ fn mode_code(m: BorderMode) -> i32 {
 }
 
 /// The "filters" program for element type `dtype` and sharpen's working type `work`.
-fn program(ctx: &Ctx, dtype: DType, work: DType) -> SbResult<Arc<opencl3::program::Program>> {
-  let defines = format!("{} -D W={}", type_defines(ctx, "T_IN", dtype)?, ctx.cl_type(work)?);
+fn program<C: Gpu>(ctx: &C, dtype: DType, work: DType) -> SbResult<Arc<C::Program>> {
+  let defines = format!("{} -D W={}", type_defines(ctx, "T_IN", dtype)?, ctx.kernel_type(work)?);
   ctx.program("filters", &defines)
 }
 
@@ -40,7 +39,7 @@ fn bounds(dtype: DType) -> (f64, f64) {
   with_dtype!(dtype, T => (T::from_f64(f64::NEG_INFINITY).to_f64(), T::from_f64(f64::INFINITY).to_f64()))
 }
 
-fn copy(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, n: usize, out: &ClBuf) -> SbResult<()> {
+fn copy<C: Gpu>(ctx: &C, p: &C::Program, src: &C::Buf, n: usize, out: &C::Buf) -> SbResult<()> {
   ctx.launch(p, "copy_t", &[n], &[Buf(src), Buf(out), long(n)])
 }
 
@@ -51,8 +50,8 @@ fn grid(dims: Dims) -> [usize; 3] {
 /// `gaussian_plane::<T>` of stackbridge-kernels per slice (scipy's arithmetic, border `mode`) of
 /// `src` (element type `dtype`, program `p` built for it) into `out`; `tmp` holds the axis-0 pass.
 #[allow(clippy::too_many_arguments)]
-fn gauss_exact(
-  ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, tmp: &ClBuf, dims: Dims, dtype: DType, sigma: f64, mode: BorderMode, out: &ClBuf,
+fn gauss_exact<C: Gpu>(
+  ctx: &C, p: &C::Program, src: &C::Buf, tmp: &C::Buf, dims: Dims, dtype: DType, sigma: f64, mode: BorderMode, out: &C::Buf,
 ) -> SbResult<()> {
   if dims.is_empty() {
     return Ok(());
@@ -72,7 +71,7 @@ fn gauss_exact(
 }
 
 /// `gaussian` (scipy.ndimage.gaussian_filter per slice, reflect, truncate 4) → `out` of `dtype`.
-pub fn gaussian(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, sigma: f64, out: &ClBuf) -> SbResult<()> {
+pub fn gaussian<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, sigma: f64, out: &C::Buf) -> SbResult<()> {
   check_sigma(sigma)?;
   if dims.is_empty() {
     return Ok(());
@@ -84,7 +83,7 @@ pub fn gaussian(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, sigma: f64, ou
 }
 
 /// Per-slice `(max, …)` of `src` with NaN propagation (np.max), reduced on the device in chunks.
-fn slice_max(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, dims: Dims) -> SbResult<Vec<f64>> {
+fn slice_max<C: Gpu>(ctx: &C, p: &C::Program, src: &C::Buf, dims: Dims) -> SbResult<Vec<f64>> {
   let plane = dims.plane();
   let nchunks = plane.div_ceil(CHUNK);
   let part = ctx.temp_acc(dims.z * nchunks)?;
@@ -104,7 +103,7 @@ fn slice_max(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, dims: Dims) 
 }
 
 /// Per-slice (min, max ignoring NaN, any NaN) of the W array `src`.
-fn slice_minmax(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, dims: Dims) -> SbResult<Vec<(f64, f64, bool)>> {
+fn slice_minmax<C: Gpu>(ctx: &C, p: &C::Program, src: &C::Buf, dims: Dims) -> SbResult<Vec<(f64, f64, bool)>> {
   let plane = dims.plane();
   let nchunks = plane.div_ceil(CHUNK);
   let part = ctx.temp_acc(3 * dims.z * nchunks)?;
@@ -126,13 +125,13 @@ fn slice_minmax(ctx: &Ctx, p: &opencl3::program::Program, src: &ClBuf, dims: Dim
 }
 
 /// `sharpen` → `out` of `dtype`.
-pub fn sharpen(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, radius: f64, amount: f64, out: &ClBuf) -> SbResult<()> {
+pub fn sharpen<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, radius: f64, amount: f64, out: &C::Buf) -> SbResult<()> {
   check_sharpen(radius, amount)?;
   if dims.is_empty() {
     return Ok(());
   }
   // numpy's promotion: float32 / max stays float32 except for int32 and float64 slices.
-  let work = if matches!(dtype, DType::I32 | DType::F64) && ctx.dev.fp64 { DType::F64 } else { DType::F32 };
+  let work = if matches!(dtype, DType::I32 | DType::F64) && ctx.fp64() { DType::F64 } else { DType::F32 };
   let to_w = |v: f64| if work == DType::F64 { v } else { v as f32 as f64 };
   let p_in = program(ctx, dtype, work)?;
   let p_w = program(ctx, work, work)?;
@@ -174,18 +173,18 @@ pub fn sharpen(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, radius: f64, am
 }
 
 /// Per slice of a float32 stack: `gaussian_plane_f32` of stackbridge-kernels.
-pub fn gaussian_f32(ctx: &Ctx, src: &ClBuf, dims: Dims, sigma: f64, mode: BorderMode, out: &ClBuf) -> SbResult<()> {
+pub fn gaussian_f32<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, sigma: f64, mode: BorderMode, out: &C::Buf) -> SbResult<()> {
   if dims.is_empty() {
     return Ok(());
   }
   let p = program(ctx, DType::F32, DType::F32)?;
-  let tmp = ClBuf::temp::<f32>(ctx.dev, dims.len())?;
+  let tmp = ctx.temp(DType::F32, dims.len())?;
   gauss_exact(ctx, &p, src, &tmp, dims, DType::F32, sigma, mode, out)?;
   ctx.finish()
 }
 
 /// Per slice of a float32 stack: `median_disk_plane_f32` of stackbridge-kernels (skimage median, disk(r)).
-pub fn median_disk_f32(ctx: &Ctx, src: &ClBuf, dims: Dims, radius: usize, out: &ClBuf) -> SbResult<()> {
+pub fn median_disk_f32<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, radius: usize, out: &C::Buf) -> SbResult<()> {
   if dims.is_empty() {
     return Ok(());
   }
@@ -198,7 +197,7 @@ pub fn median_disk_f32(ctx: &Ctx, src: &ClBuf, dims: Dims, radius: usize, out: &
       let hws: Vec<i32> = (0..=r).map(|d| stackbridge_kernels::median::half_width(r, d) as i32).collect();
       let count: usize = hws.iter().enumerate().map(|(d, &hw)| (2 * hw as usize + 1) * if d == 0 { 1 } else { 2 }).sum();
       let k = count / 2;
-      let hw_buf = upload::<i32>(ctx.dev, &ctx.q, &hws)?;
+      let hw_buf = ctx.upload::<i32>(&hws)?;
       let kernel = if count <= MEDIAN_PRIVATE { "median_small" } else { "median_large" };
       ctx.launch(&p, kernel, &grid(dims), &[Buf(src), Buf(out), Buf(&hw_buf), long(r), long(k), long(dims.h), long(dims.w), long(dims.z)])?;
       return ctx.finish();

@@ -1,4 +1,4 @@
-//! Percentile normalisation and histogram equalisation on OpenCL (histogram on the device,
+//! Percentile normalisation and histogram equalisation (histogram on the device,
 //! percentiles / CDF on the host, lookup-table or formula map on the device).
 //!
 //! u8 / u16 / i16 stacks: the device counts every value (`value_hist`), the host turns the counts into
@@ -10,10 +10,8 @@
 //! Counters are 32-bit: one block (a slice, or the whole stack) may hold up to 2^32 - 1 elements of
 //! one value.
 
-use super::{long, type_defines, Ctx};
-use crate::buffer::{upload, ClBuf};
-use crate::launch::Arg::{Acc, Buf};
-use opencl3::program::Program;
+use crate::{long, type_defines, Gpu};
+use crate::Arg::{Acc, Buf};
 use stackbridge_core::{with_dtype, DType, Element, HostArray, SbResult};
 use stackbridge_kernels::normalize::{stretch_table, NormalizeParams, Stretch};
 use stackbridge_kernels::percentile::{lut_bits, percentiles, ValueHistogram};
@@ -24,24 +22,24 @@ use stackbridge_kernels::Dims;
 const MAX_COUNTERS: usize = 1 << 24;
 
 /// Sets the first `n` 32-bit counters of `buf` to zero.
-fn zero(ctx: &Ctx, prog: &Program, buf: &ClBuf, n: usize) -> SbResult<()> {
+fn zero<C: Gpu>(ctx: &C, prog: &C::Program, buf: &C::Buf, n: usize) -> SbResult<()> {
   ctx.launch(prog, "zero_u32", &[n], &[Buf(buf), long(n)])
 }
 
 /// The value histograms (`nbins` counters each) of `nb` blocks of `block` elements from element
 /// `start` (`blocks` = (start, nb, block)), read back.
-fn value_counts(ctx: &Ctx, prog: &Program, src: &ClBuf, hist: &ClBuf, blocks: (usize, usize, usize), nbins: usize) -> SbResult<Vec<u64>> {
+fn value_counts<C: Gpu>(ctx: &C, prog: &C::Program, src: &C::Buf, hist: &C::Buf, blocks: (usize, usize, usize), nbins: usize) -> SbResult<Vec<u64>> {
   let (start, nb, block) = blocks;
   zero(ctx, prog, hist, nb * nbins)?;
   ctx.launch(prog, "value_hist", &[nb * block], &[Buf(src), Buf(hist), long(start), long(nb * block), long(block), long(nbins)])?;
   // In-order queue: the blocking read follows the kernel.
-  let raw = hist.read::<i32>(ctx.dev, &ctx.q)?;
+  let raw = ctx.read::<i32>(&hist)?;
   Ok(raw[..nb * nbins].iter().map(|&c| c as u32 as u64).collect())
 }
 
 /// `stackPercentileNormalize` (`per_slice` false) / `percentileNormalize` (true) → uint16 `out`.
-/// `input` is the host-addressable array behind `src`.
-pub fn normalize(ctx: &Ctx, src: &ClBuf, input: &HostArray, dims: Dims, per_slice: bool, p: &NormalizeParams, out: &ClBuf) -> SbResult<()> {
+/// `input` is the array behind `src`.
+pub fn normalize<C: Gpu>(ctx: &C, src: &C::Buf, input: &HostArray, dims: Dims, per_slice: bool, p: &NormalizeParams, out: &C::Buf) -> SbResult<()> {
   p.validate()?;
   dims.require_nonempty(if per_slice { "percentileNormalize input" } else { "stackPercentileNormalize input" })?;
   let dtype = input.dtype;
@@ -54,8 +52,8 @@ pub fn normalize(ctx: &Ctx, src: &ClBuf, input: &HostArray, dims: Dims, per_slic
     Some(bits) => {
       let nbins = 1usize << bits;
       let per_pass = (MAX_COUNTERS / nbins).clamp(1, nblocks);
-      let hist = ClBuf::temp::<i32>(ctx.dev, per_pass * nbins)?;
-      let mut lut = ClBuf::temp::<u16>(ctx.dev, per_pass * nbins)?;
+      let hist = ctx.temp(DType::I32, per_pass * nbins)?;
+      let mut lut = ctx.temp(DType::U16, per_pass * nbins)?;
       let mut b0 = 0;
       while b0 < nblocks {
         let nb = per_pass.min(nblocks - b0);
@@ -68,22 +66,22 @@ pub fn normalize(ctx: &Ctx, src: &ClBuf, input: &HostArray, dims: Dims, per_slic
           table.extend(stretch_table(dtype, &Stretch::new(pc[0], pc[1], p)));
         }
         // Blocking write, after the previous pass's gather in the in-order queue.
-        lut.write(ctx.dev, &ctx.q, &table)?;
+        ctx.write(&mut lut, &table)?;
         ctx.launch(&prog, "lut_map_u16", &[nb * block], &[Buf(src), Buf(out), Buf(&lut), long(start), long(nb * block), long(block), long(nbins)])?;
         b0 += nb;
       }
       ctx.finish()
     }
     None => {
-      // Exact percentiles of each block on the host (selection over the array's memory).
-      let pin = input.pin()?;
+      // Exact percentiles of each block on the host (selection over the array's memory, or a
+      // downloaded copy of device memory).
       let mut pct = Vec::with_capacity(2 * nblocks);
-      with_dtype!(dtype, T => {
-        let data = pin.as_slice::<T>();
+      with_dtype!(dtype, T => ctx.with_host::<T, _>(input, src, |data| -> SbResult<()> {
         for b in data.chunks_exact(block) {
           pct.extend(percentiles(b, &qs)?);
         }
-      });
+        Ok(())
+      })??);
       let pbuf = ctx.upload_acc(&pct)?;
       ctx.launch(
         &prog,
@@ -97,12 +95,12 @@ pub fn normalize(ctx: &Ctx, src: &ClBuf, input: &HostArray, dims: Dims, per_slic
 }
 
 /// `stackEqualizeHistogram` → `out` of the input dtype.
-pub fn equalize(ctx: &Ctx, src: &ClBuf, input: &HostArray, dims: Dims, p: &EqualizeParams, out: &ClBuf) -> SbResult<()> {
+pub fn equalize<C: Gpu>(ctx: &C, src: &C::Buf, input: &HostArray, dims: Dims, p: &EqualizeParams, out: &C::Buf) -> SbResult<()> {
   check_equalize_params(p)?;
-  with_dtype!(input.dtype, T => equalize_as::<T>(ctx, src, dims, p, out))
+  with_dtype!(input.dtype, T => equalize_as::<C, T>(ctx, src, dims, p, out))
 }
 
-fn equalize_as<T: Element>(ctx: &Ctx, src: &ClBuf, dims: Dims, p: &EqualizeParams, out: &ClBuf) -> SbResult<()> {
+fn equalize_as<C: Gpu, T: Element>(ctx: &C, src: &C::Buf, dims: Dims, p: &EqualizeParams, out: &C::Buf) -> SbResult<()> {
   let bins = Bins::new::<T>(p)?;
   if dims.is_empty() {
     return Ok(());
@@ -113,23 +111,23 @@ fn equalize_as<T: Element>(ctx: &Ctx, src: &ClBuf, dims: Dims, p: &EqualizeParam
   match lut_bits(dtype) {
     Some(bits) => {
       let nbins = 1usize << bits;
-      let hist = ClBuf::temp::<i32>(ctx.dev, nbins)?;
+      let hist = ctx.temp(DType::I32, nbins)?;
       let counts = value_counts(ctx, &prog, src, &hist, (0, 1, n), nbins)?;
       let vh = ValueHistogram { dtype, counts, total: n as u64 };
       let h = value_hist_bins::<T>(&vh, &bins);
       let map = EqualizeMap::new(&bins, &h, dtype);
-      let lut = upload::<T>(ctx.dev, &ctx.q, &equalize_table::<T>(&map))?;
+      let lut = ctx.upload::<T>(&equalize_table::<T>(&map))?;
       ctx.launch(&prog, "lut_map_t", &[n], &[Buf(src), Buf(out), Buf(&lut), long(n)])?;
       ctx.finish()
     }
     None => {
       let nb = bins.n;
       let edges = ctx.upload_acc(&bins.edges)?;
-      let hist = ClBuf::temp::<i32>(ctx.dev, nb)?;
+      let hist = ctx.temp(DType::I32, nb)?;
       zero(ctx, &prog, &hist, nb)?;
       let (lo, hi, den) = (Acc(bins.lo_cmp), Acc(bins.hi_cmp), Acc(bins.denom));
       ctx.launch(&prog, "bin_hist", &[n], &[Buf(src), Buf(&hist), Buf(&edges), long(n), long(nb), lo, hi, den])?;
-      let h: Vec<u64> = hist.read::<i32>(ctx.dev, &ctx.q)?[..nb].iter().map(|&c| c as u32 as u64).collect();
+      let h: Vec<u64> = ctx.read::<i32>(&hist)?[..nb].iter().map(|&c| c as u32 as u64).collect();
       let map = EqualizeMap::new(&bins, &h, dtype);
       let cdf = ctx.upload_acc(&map.cdf)?;
       let (lo, hi, den) = (Acc(bins.lo_cmp), Acc(bins.hi_cmp), Acc(bins.denom));

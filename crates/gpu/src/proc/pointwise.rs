@@ -1,15 +1,14 @@
 //! Element-wise and copying processors: crop, applyMask, spatialBin2d.
 
-use super::{long, type_defines, Ctx};
-use crate::buffer::ClBuf;
+use crate::{long, type_defines, Gpu};
 use stackbridge_core::{DType, SbResult};
 use stackbridge_kernels::Dims;
 
 /// `crop`: the box at `start` ([z, y, x]) of `size` ([d, h, w]); the box was checked by
 /// `Op::output` (stackbridge_kernels::pointwise::crop_dims).
-pub fn crop(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, start: [usize; 3], size: [usize; 3], out: &ClBuf) -> SbResult<()> {
+pub fn crop<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, start: [usize; 3], size: [usize; 3], out: &C::Buf) -> SbResult<()> {
   let p = ctx.program("elementwise", &type_defines(ctx, "T_IN", dtype)?)?;
-  use crate::launch::Arg::Buf;
+  use crate::Arg::Buf;
   ctx.launch(
     &p,
     "crop3d",
@@ -19,8 +18,8 @@ pub fn crop(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, start: [usize; 3],
 }
 
 /// `applyMask`: `mask` is float32, `[h, w]` (`mask_is_stack` false) or `[z, h, w]`.
-pub fn apply_mask(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, mask: &ClBuf, mask_is_stack: bool, out: &ClBuf) -> SbResult<()> {
-  use crate::launch::Arg::Buf;
+pub fn apply_mask<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, mask: &C::Buf, mask_is_stack: bool, out: &C::Buf) -> SbResult<()> {
+  use crate::Arg::Buf;
   if dims.is_empty() {
     return Ok(());
   }
@@ -30,8 +29,8 @@ pub fn apply_mask(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, mask: &ClBuf
 }
 
 /// `spatialBin2d` → `[z, h/bin, w/bin]` `out` of `dtype`.
-pub fn spatial_bin(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, bin: usize, method: stackbridge_kernels::pointwise::BinMethod, out: &ClBuf) -> SbResult<()> {
-  use crate::launch::Arg::{Buf, I32};
+pub fn spatial_bin<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, bin: usize, method: stackbridge_kernels::pointwise::BinMethod, out: &C::Buf) -> SbResult<()> {
+  use crate::Arg::{Buf, I32};
   use stackbridge_kernels::pointwise::{spatial_bin_dims, BinMethod};
   let od = spatial_bin_dims(dims, bin)?;
   if od.is_empty() {

@@ -1,15 +1,14 @@
-//! Projections along Z and the weighted composite on OpenCL.
+//! Projections along Z and the weighted composite.
 
-use super::{long, type_defines, Ctx};
-use crate::buffer::{upload, ClBuf};
-use crate::launch::Arg::Buf;
+use crate::{long, type_defines, Gpu};
+use crate::Arg::Buf;
 use stackbridge_core::{DType, SbError, SbResult};
 use stackbridge_kernels::pointwise::composite_weights;
 use stackbridge_kernels::projection::ProjectionMethod;
 use stackbridge_kernels::Dims;
 
 /// `createProjection` → `[1, h, w]` `out` of the input dtype.
-pub fn project(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, method: ProjectionMethod, out: &ClBuf) -> SbResult<()> {
+pub fn project<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, method: ProjectionMethod, out: &C::Buf) -> SbResult<()> {
   if dims.z == 0 {
     return Err(SbError::dimension(format!("{} needs at least one Z slice", method.name())).with("z", 0));
   }
@@ -29,7 +28,7 @@ pub fn project(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, method: Project
 }
 
 /// `createComposite` → `[1, h, w]` `out` of the input dtype.
-pub fn composite(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, weights: Option<&[f64]>, out: &ClBuf) -> SbResult<()> {
+pub fn composite<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, weights: Option<&[f64]>, out: &C::Buf) -> SbResult<()> {
   if dims.z == 0 {
     return Err(SbError::dimension("createComposite needs at least one Z slice").with("z", 0));
   }
@@ -40,7 +39,8 @@ pub fn composite(ctx: &Ctx, src: &ClBuf, dims: Dims, dtype: DType, weights: Opti
     return Ok(());
   }
   let p = ctx.program("projection", &type_defines(ctx, "T_IN", dtype)?)?;
-  let wbuf = upload::<f32>(ctx.dev, &ctx.q, &w)?;
-  // `wbuf` waits for the queue when it drops (ClBuf's Drop).
+  let wbuf = ctx.upload::<f32>(&w)?;
+  // `wbuf` must outlive the launch: an OpenCL buffer waits for its queue when it drops; CUDA calls
+  // synchronise their stream before their temporaries go.
   ctx.launch(&p, "composite", &[plane], &[Buf(src), Buf(out), Buf(&wbuf), long(dims.z), long(plane)])
 }

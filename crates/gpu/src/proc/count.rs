@@ -1,4 +1,4 @@
-//! `countCellsSingleChannel` on OpenCL: scaling, preprocessing and detection on the device,
+//! `countCellsSingleChannel`: scaling, preprocessing and detection on the device,
 //! bookkeeping (blob pruning, region properties, results) on the host with stackbridge-kernels.
 //!
 //! Per chunk of slices (program "blob", whole slices, at most [`CHUNK_ELEMS`] pixels unless one
@@ -23,12 +23,10 @@
 //! with fp64); the scaling and the scale space are exact on any device, except an int32 input on a
 //! device without fp64, which scales in f32.
 
-use super::{long, type_defines, Ctx};
-use crate::buffer::{upload, ClBuf};
-use crate::launch::Arg::{Acc, Buf, F32, I32, U32};
+use crate::{long, type_defines, Gpu};
+use crate::Arg::{Acc, Buf, F32, I32, U32};
 use crate::proc::filters::{gaussian_f32, median_disk_f32};
-use opencl3::program::Program;
-use stackbridge_core::{DType, HostArray, MemoryType, SbResult};
+use stackbridge_core::{DType, HostArray, SbResult};
 use stackbridge_kernels::blob::{blob_dog_sigmas, blob_log_sigmas, finish, order_peaks, threshold_f32, BlobDogParams, BlobLogParams, Peak};
 use stackbridge_kernels::count::{blob_cells, detect, img_as_float, slice_result, CountParams, DetectionMethod, SliceResult};
 use stackbridge_kernels::gaussian::{kernel1d, kernel_radius, BorderMode, LogKernel};
@@ -39,11 +37,10 @@ use stackbridge_kernels::Dims;
 pub const CHUNK_ELEMS: usize = 1 << 22;
 
 /// Per-slice results and the optional int32 masks (as `stackbridge_kernels::count::count_cells`).
-pub fn count_cells(ctx: &Ctx, input: &HostArray, dims: Dims, p: &CountParams) -> SbResult<(Vec<SliceResult>, Option<Vec<i32>>)> {
+pub fn count_cells<C: Gpu>(ctx: &C, input: &HostArray, dims: Dims, p: &CountParams) -> SbResult<(Vec<SliceResult>, Option<Vec<i32>>)> {
   dims.check_len(input.numel(), "input")?;
   dims.require_nonempty("countCellsSingleChannel")?;
   p.validate()?;
-  let dev = ctx.dev;
   // The CPU kernels fuse these multiply-adds at every level (gaussian::Real::fma).
   let fma = " -D SB_FMA=1";
   let prog = ctx.program("blob", &format!("{}{fma}", type_defines(ctx, "T_IN", input.dtype)?))?;
@@ -58,15 +55,15 @@ pub fn count_cells(ctx: &Ctx, input: &HostArray, dims: Dims, p: &CountParams) ->
   .map(|range| {
     let lo = range.start;
     let table: Vec<f32> = range.map(|v| img_as_float(v as f64, 1.0 / scale)).collect();
-    upload(dev, &ctx.q, &table).map(|b| (b, lo))
+    ctx.upload(&table).map(|b| (b, lo))
   })
   .transpose()?;
 
-  let src = ClBuf::wrap(dev, input)?;
+  let src = ctx.wrap(input)?;
   let plane = dims.plane();
   let per = (CHUNK_ELEMS / plane).clamp(1, dims.z);
   let n_max = per * plane;
-  let prep = [ClBuf::alloc(dev, vec![n_max], DType::F32, MemoryType::Pyclesperanto)?, ClBuf::alloc(dev, vec![n_max], DType::F32, MemoryType::Pyclesperanto)?];
+  let prep = [ctx.alloc(vec![n_max], DType::F32, ctx.temp_memory_type())?, ctx.alloc(vec![n_max], DType::F32, ctx.temp_memory_type())?];
   let work = match &space {
     Some(_) => Some(Work::new(ctx, n_max)?),
     None => None,
@@ -97,21 +94,21 @@ pub fn count_cells(ctx: &Ctx, input: &HostArray, dims: Dims, p: &CountParams) ->
       (Some(s), Some(wk)) => Some(s.peaks(ctx, &prog, &prep[cur].1, cd, wk, &mut taps)?),
       _ => None,
     };
-    ctx.complete(&prep[cur].1)?;
-    let pin = prep[cur].0.pin()?;
-    let img = &pin.as_slice::<f32>()[..n];
-    let found = par_map(cd.z, |z| {
-      let slice = &img[z * plane..(z + 1) * plane];
-      let cells = match (&space, &peaks) {
-        (Some(s), Some(pk)) => {
-          let blobs = finish(order_peaks(pk[z].clone(), s.planes(), dims.h, dims.w), &s.sigmas, p.overlap);
-          blob_cells(&blobs, slice, dims.w, p, scale)
-        }
-        _ => detect(slice, dims.h, dims.w, p, scale)?,
-      };
-      Ok(slice_result(z0 + z, &cells, dims, p))
-    })?;
-    drop(pin);
+    // The preprocessed image on the host (in place where the device shares host memory).
+    let found = ctx.with_host::<f32, _>(&prep[cur].0, &prep[cur].1, |all| {
+      let img = &all[..n];
+      par_map(cd.z, |z| {
+        let slice = &img[z * plane..(z + 1) * plane];
+        let cells = match (&space, &peaks) {
+          (Some(s), Some(pk)) => {
+            let blobs = finish(order_peaks(pk[z].clone(), s.planes(), dims.h, dims.w), &s.sigmas, p.overlap);
+            blob_cells(&blobs, slice, dims.w, p, scale)
+          }
+          _ => detect(slice, dims.h, dims.w, p, scale)?,
+        };
+        Ok(slice_result(z0 + z, &cells, dims, p))
+      })
+    })??;
     for (res, mask) in found {
       results.push(res);
       if let (Some(all), Some(m)) = (masks.as_mut(), mask) {
@@ -143,24 +140,29 @@ fn par_map<R: Send>(n: usize, f: impl Fn(usize) -> SbResult<R> + Sync) -> SbResu
 }
 
 /// Device temporaries of the scale space, one chunk each.
-struct Work {
+struct Work<C: Gpu> {
   /// The rolling window of three planes.
-  planes: [ClBuf; 3],
+  planes: [C::Buf; 3],
   /// Intermediate passes (LoG: both vertical passes; DoG: the vertical pass and G(σᵢ), G(σᵢ₊₁)).
-  t: [ClBuf; 4],
+  t: [C::Buf; 4],
 }
 
-impl Work {
-  fn new(ctx: &Ctx, n: usize) -> SbResult<Work> {
-    let t = || ClBuf::temp::<f32>(ctx.dev, n.max(1));
+impl<C: Gpu> Work<C> {
+  fn new(ctx: &C, n: usize) -> SbResult<Work<C>> {
+    let t = || ctx.temp(DType::F32, n.max(1));
     Ok(Work { planes: [t()?, t()?, t()?], t: [t()?, t()?, t()?, t()?] })
   }
 }
 
 /// Tap buffers by scale (two buffers and the radius), uploaded on first use and kept until the
 /// call ends: enqueued kernels may still read them.
-#[derive(Default)]
-struct Taps(Vec<Option<(ClBuf, ClBuf, usize)>>);
+struct Taps<C: Gpu>(Vec<Option<(C::Buf, C::Buf, usize)>>);
+
+impl<C: Gpu> Default for Taps<C> {
+  fn default() -> Self {
+    Taps(Vec::new())
+  }
+}
 
 enum Kind {
   Log,
@@ -203,7 +205,7 @@ impl ScaleSpace {
 
   /// The taps of scale `i` (LoG: the half kernels of `-σ²·gaussian_laplace`; DoG: the full
   /// Gaussian and an unused buffer), or `None` for a sigma scipy skips.
-  fn taps<'t>(&self, ctx: &Ctx, taps: &'t mut Taps, i: usize) -> SbResult<Option<&'t (ClBuf, ClBuf, usize)>> {
+  fn taps<'t, C: Gpu>(&self, ctx: &C, taps: &'t mut Taps<C>, i: usize) -> SbResult<Option<&'t (C::Buf, C::Buf, usize)>> {
     let s = self.sigmas[i];
     if !(s.is_finite() && s > 1e-15) {
       return Ok(None);
@@ -212,15 +214,14 @@ impl ScaleSpace {
       taps.0.resize_with(i + 1, || None);
     }
     if taps.0[i].is_none() {
-      let (dev, q) = (ctx.dev, &ctx.q);
       taps.0[i] = Some(match self.kind {
         Kind::Log => {
           let k = LogKernel::new(s, -(s * s)).expect("a positive finite sigma has a kernel");
-          (upload(dev, q, &k.ha)?, upload(dev, q, &k.hb)?, k.radius())
+          (ctx.upload(&k.ha)?, ctx.upload(&k.hb)?, k.radius())
         }
         Kind::Dog { .. } => {
           let t: Vec<f32> = kernel1d(s, 0, 4.0).iter().map(|&v| v as f32).collect();
-          (upload(dev, q, &t)?, upload(dev, q, &[0f32])?, t.len() / 2)
+          (ctx.upload(&t)?, ctx.upload(&[0f32])?, t.len() / 2)
         }
       });
     }
@@ -229,7 +230,7 @@ impl ScaleSpace {
 
   /// Gaussian `i` of `img` into `work.t[out]` (DoG), through `work.t[0]`.
   #[allow(clippy::too_many_arguments)]
-  fn blur(&self, ctx: &Ctx, prog: &Program, img: &ClBuf, cd: Dims, work: &Work, taps: &mut Taps, i: usize, out: usize) -> SbResult<()> {
+  fn blur<C: Gpu>(&self, ctx: &C, prog: &C::Program, img: &C::Buf, cd: Dims, work: &Work<C>, taps: &mut Taps<C>, i: usize, out: usize) -> SbResult<()> {
     let g = [cd.w, cd.h, cd.z];
     let n = cd.len();
     match self.taps(ctx, taps, i)? {
@@ -244,7 +245,7 @@ impl ScaleSpace {
   /// Cube plane `i` of `img` into `work.planes[dst]`. DoG keeps G(σᵢ) in `work.t[*g]` between
   /// calls (planes are requested in order from 0).
   #[allow(clippy::too_many_arguments)]
-  fn fill(&self, ctx: &Ctx, prog: &Program, img: &ClBuf, cd: Dims, work: &Work, taps: &mut Taps, i: usize, dst: usize, g: &mut usize) -> SbResult<()> {
+  fn fill<C: Gpu>(&self, ctx: &C, prog: &C::Program, img: &C::Buf, cd: Dims, work: &Work<C>, taps: &mut Taps<C>, i: usize, dst: usize, g: &mut usize) -> SbResult<()> {
     let grid = [cd.w, cd.h, cd.z];
     let n = cd.len();
     match self.kind {
@@ -279,8 +280,7 @@ impl ScaleSpace {
   /// soon as the next one exists. When more peaks are found than the record buffer holds, the
   /// scale space is computed again with room for them all, skipping slices where every cube value
   /// is a peak (those have none, scikit-image's "trivial image").
-  fn peaks(&self, ctx: &Ctx, prog: &Program, img: &ClBuf, cd: Dims, work: &Work, taps: &mut Taps) -> SbResult<Vec<Vec<Peak>>> {
-    let (dev, q) = (ctx.dev, &ctx.q);
+  fn peaks<C: Gpu>(&self, ctx: &C, prog: &C::Program, img: &C::Buf, cd: Dims, work: &Work<C>, taps: &mut Taps<C>) -> SbResult<Vec<Vec<Peak>>> {
     let planes = self.planes();
     let per_slice = planes * cd.plane();
     let t32 = threshold_f32(self.threshold);
@@ -288,10 +288,10 @@ impl ScaleSpace {
     let mut cap = (cd.len() * planes / 32).clamp(1024, 1 << 20);
     let mut skip = vec![0i32; cd.z];
     loop {
-      let counts = upload(dev, q, &vec![0i32; cd.z + 1])?;
-      let skip_buf = upload(dev, q, &skip)?;
-      let rec = ClBuf::temp::<i32>(dev, 3 * cap)?;
-      let val = ClBuf::temp::<f32>(dev, cap)?;
+      let counts = ctx.upload(&vec![0i32; cd.z + 1])?;
+      let skip_buf = ctx.upload(&skip)?;
+      let rec = ctx.temp(DType::I32, 3 * cap)?;
+      let val = ctx.temp(DType::F32, cap)?;
       let mut g = 2;
       let (mut lo, mut cur, mut up) = (0usize, 1usize, 2usize);
       self.fill(ctx, prog, img, cd, work, taps, 0, cur, &mut g)?;
@@ -327,11 +327,11 @@ impl ScaleSpace {
       }
       // The blocking read waits for every kernel of the queue.
       // (uint on the device; i32 is the engine type of the same width.)
-      let c: Vec<u32> = counts.read::<i32>(dev, q)?.into_iter().map(|v| v as u32).collect();
+      let c: Vec<u32> = ctx.read::<i32>(&counts)?.into_iter().map(|v| v as u32).collect();
       let total = c[0] as usize;
       if total <= cap {
-        let rec: Vec<u32> = rec.read::<i32>(dev, q)?.into_iter().map(|v| v as u32).collect();
-        let val = val.read::<f32>(dev, q)?;
+        let rec: Vec<u32> = ctx.read::<i32>(&rec)?.into_iter().map(|v| v as u32).collect();
+        let val = ctx.read::<f32>(&val)?;
         let mut out = vec![Vec::new(); cd.z];
         for k in 0..total {
           let zy = rec[3 * k] as usize;
