@@ -1,17 +1,18 @@
 /**
  * The CUDA domain on a real NVIDIA GPU (stackbridge-cuda's backend device): transfers, zero-copy
- * between cupy / torch / jax, device memory accounting and limits, device moves, and the typed
- * answer of the processors, which do not run on CUDA yet. Without a CUDA device these tests skip
+ * between cupy / torch / jax, device memory accounting and limits, device moves, and (the suite
+ * shared with the fake cards) every processor of the cupy and torch families equal to the CPU's,
+ * OOM recovery by Z-chunking, concurrent pipelines on distinct streams and the seed's pipeline. Without a CUDA device these tests skip
  * with a printed reason, unless STACKBRIDGE_REQUIRE_CUDA=1 (`scripts/gpu-check` sets it), which
  * makes them run and fail. The same paths run on the fake device in `fake-cuda.spec.ts`.
  */
 import { deviceTest } from './helpers/device-gate.js';
 import { convertMemory } from '../ts/convert.js';
 import { devices, emptyCache, memoryInfo, setMemoryLimit } from '../ts/devices.js';
-import { GpuUnavailableError, OutOfMemoryError } from '../ts/errors.js';
+import { OutOfMemoryError } from '../ts/errors.js';
 import { asarray, zeros } from '../ts/ndarray.js';
 import { copy } from '../ts/ops.js';
-import * as cp from '../ts/processors/cupy.js';
+import { cudaSuite } from './helpers/cuda-suite.js';
 
 const FAKE = process.env.STACKBRIDGE_FAKE_CUDA !== undefined;
 const CUDA = FAKE ? [] : devices().filter((d) => d.kind === 'cuda');
@@ -90,7 +91,7 @@ cudaTest('a device move between two GPUs is a peer copy with the values kept', a
   t.deepEqual(await on1.toTypedArray(), data);
 });
 
-cudaTest('the processors answer GpuUnavailableError on CUDA (not ported yet), never a crash', async (t) => {
-  const c = await convertMemory(asarray(ramp(64 * 64), { shape: [1, 64, 64] }), { targetType: 'cupy' });
-  await t.throwsAsync(cp.gaussian(c, { sigma: 1 }), { instanceOf: GpuUnavailableError, message: /do not run on CUDA/ });
+cudaSuite(cudaTest, {
+  chunkedLimit: 1.5,
+  why: 'as on OpenCL (the same orchestration): input n on the card, a whole-stack output and temporary 2n more, a quarter of them fits',
 });

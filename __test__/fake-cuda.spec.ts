@@ -8,40 +8,18 @@
 import './helpers/fake-cuda-env.js';
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { countCellsSingleChannel as countCpu } from '../ts/analysis.js';
 import { convertMemory } from '../ts/convert.js';
-import { devices, emptyCache, memoryInfo, setMemoryLimit } from '../ts/devices.js';
+import { devices, memoryInfo } from '../ts/devices.js';
 import { fromDlpack, toDlpack } from '../ts/dlpack.js';
-import { CpuRoundtripRequiredError, DeviceMismatchError, InvalidArgumentError, OutOfMemoryError } from '../ts/errors.js';
-import { asarray, zeros, type NDArray } from '../ts/ndarray.js';
+import { CpuRoundtripRequiredError, DeviceMismatchError, InvalidArgumentError } from '../ts/errors.js';
+import { asarray, zeros } from '../ts/ndarray.js';
 import { copy } from '../ts/ops.js';
-import { FunctionStep, Pipeline } from '../ts/pipeline.js';
-import * as cpu from '../ts/processors/numpy.js';
-import * as cp from '../ts/processors/cupy.js';
-import * as th from '../ts/processors/torch.js';
 import { TraceCollector, withTrace } from '../ts/trace.js';
+import { cudaSuite, stack, values } from './helpers/cuda-suite.js';
 
 test.before(async () => {
   await tf.setBackend('cpu');
 });
-
-/** A deterministic [z, h, w] uint16 stack of spots on a slope. */
-function stack(z: number, h: number, w: number, seed = 1): NDArray<'uint16'> {
-  const v = new Uint16Array(z * h * w);
-  let s = seed;
-  for (let i = 0; i < v.length; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    const x = i % w;
-    const y = Math.floor(i / w) % h;
-    const spot = (x % 17) ** 2 + (y % 13) ** 2 < 12 ? 20000 : 0;
-    v[i] = 1000 + 30 * x + spot + (s >>> 22);
-  }
-  return asarray(v, { shape: [z, h, w] });
-}
-
-async function values(a: NDArray): Promise<number[]> {
-  return Array.from(await a.toTypedArray());
-}
 
 test.serial('the fake cards are listed as cuda:0 and cuda:1 with their memory', (t) => {
   const cuda = devices().filter((d) => d.kind === 'cuda');
@@ -123,94 +101,9 @@ test.serial('CUDA ↔ OpenCL and CUDA ↔ tensorflow only as cpu-roundtrip, refu
   }
 });
 
-const CASES: [string, (s: NDArray, f: typeof cpu) => Promise<NDArray>][] = [
-  ['stackPercentileNormalize', (s, f) => f.stackPercentileNormalize(s)],
-  ['tophat r 7 exact', (s, f) => f.tophat(s, { selemRadius: 7, downsampleFactor: 1 })],
-  ['median projection', (s, f) => f.createProjection(s, { method: 'median_projection' })],
-  ['gaussian σ 2', (s, f) => f.gaussian(s, { sigma: 2 })],
-  ['crop', (s, f) => f.crop(s, { startZ: 1, startY: 3, startX: 5, depth: 2, height: 20, width: 13 })],
-];
-
-for (const [what, run] of CASES) {
-  test.serial(`${what}: the cupy family on cuda:0 equals the CPU processor`, async (t) => {
-    const s = stack(3, 37, 41, 7);
-    const want = await run(s, cpu);
-    const got = await run(s, cp as unknown as typeof cpu);
-    t.is(got.memoryType, 'cupy');
-    t.is(got.device, 'cuda:0');
-    t.deepEqual(await values(got), Array.from(want.data as Uint16Array | Float32Array));
-  });
-}
-
-test.serial('applyMask and countCellsSingleChannel on cuda:0 equal the CPU', async (t) => {
-  const s = stack(2, 64, 80, 5);
-  const mask = asarray(Float32Array.from({ length: 64 * 80 }, (_, i) => (i % 3 ? 1 : 0.5)), { shape: [64, 80] });
-  t.deepEqual(await values(await cp.applyMask(s, mask)), Array.from((await cpu.applyMask(s, mask)).data));
-  const [, want] = await countCpu(s, { detectionMethod: 'threshold', threshold: 0.5 });
-  const [out, got, masks] = await cp.countCellsSingleChannel(s, { detectionMethod: 'threshold', threshold: 0.5, returnSegmentationMask: true });
-  t.is(out.device, 'cuda:0');
-  t.is(masks!.device, 'cuda:0');
-  t.true(want.every((r) => r.cellCount > 0));
-  t.deepEqual(got.map((r) => r.positions), want.map((r) => r.positions));
-});
-
-test.serial('OOM on the card: a separable processor succeeds by Z-chunking under a limit; nothing fitting rethrows with the numbers', async (t) => {
-  const host = stack(8, 64, 64, 8);
-  const n = host.nbytes;
-  const onDevice = await convertMemory(host, { targetType: 'cupy' });
-  const want = await cpu.gaussian(host, { sigma: 1.5 });
-  emptyCache('cuda:0');
-  const base = memoryInfo('cuda:0').allocatedBytes - n;
-  try {
-    // The fake's kernels hold a scratch of their output's size: the whole stack needs 3n (input,
-    // output, scratch), a half 2n, and the joined result 2n.
-    setMemoryLimit('cuda:0', base + Math.floor(2.5 * n));
-    const step = new FunctionStep({ func: cp.gaussian, name: 'blur', kwargs: { sigma: 1.5 } });
-    const { output, trace } = await new Pipeline([step]).run(onDevice);
-    const rec = trace.steps[0]!.recoveries.map((r) => r.action);
-    t.true(rec.includes('split-z'), `recoveries: ${rec.join(', ')}`);
-    t.deepEqual(await values(output as NDArray), Array.from(want.data));
-    setMemoryLimit('cuda:0', base + n + 1024);
-    const e = await t.throwsAsync(cp.gaussian(onDevice, { sigma: 1.5 }), { instanceOf: OutOfMemoryError });
-    t.is((e as OutOfMemoryError).device, 'cuda:0');
-    t.is((e as OutOfMemoryError).limitBytes, base + n + 1024);
-  } finally {
-    setMemoryLimit('cuda:0', null);
-  }
-});
-
-test.serial('concurrent pipelines on cuda:0 run on distinct streams and equal the sequential results', async (t) => {
-  const stacks = [1, 2, 3, 4].map((s) => stack(2, 60, 70, s));
-  const pipe = new Pipeline([
-    new FunctionStep({ func: cp.gaussian, name: 'blur', kwargs: { sigma: 1 } }),
-    new FunctionStep({ func: cp.tophat, name: 'background', kwargs: { selemRadius: 9, downsampleFactor: 1 } }),
-  ]);
-  const sequential: number[][] = [];
-  for (const s of stacks) sequential.push(await values((await pipe.run(s)).output as NDArray));
-  const concurrent = await Promise.all(stacks.map((s) => pipe.run(s)));
-  for (let i = 0; i < stacks.length; i++) t.deepEqual(await values(concurrent[i]!.output as NDArray), sequential[i], `pipeline ${i}`);
-  const streams = new Set(concurrent.flatMap((r) => r.trace.steps.flatMap((s) => s.kernels.map((k) => k.queue))));
-  t.true(streams.size >= 2, `kernels of concurrent pipelines ran on ${streams.size} stream(s)`);
-});
-
-test.serial("the seed's pipeline: torch normalize → cupy tophat → numpy count, zero-copy torch → cupy on the device", async (t) => {
-  const s = stack(2, 96, 96, 9);
-  const pipe = new Pipeline([
-    new FunctionStep({ func: th.stackPercentileNormalize, name: 'normalize' }),
-    new FunctionStep({ func: cp.tophat, name: 'tophat', kwargs: { selemRadius: 9, downsampleFactor: 1 } }),
-    new FunctionStep({ func: countCpu, name: 'count' }),
-  ]);
-  const { output, trace, specialOutputs } = await pipe.run(s);
-  const kinds = trace.steps.flatMap((st) => st.conversions.map((c) => `${c.from}->${c.to}:${c.kind}`));
-  t.true(kinds.includes('numpy->torch:transfer'), kinds.join(', '));
-  t.true(kinds.includes('torch->cupy:zero-copy'), kinds.join(', '));
-  t.true(kinds.includes('cupy->numpy:transfer'), kinds.join(', '));
-  const want = await cpu.tophat(await cpu.stackPercentileNormalize(s), { selemRadius: 9, downsampleFactor: 1 });
-  const [, results] = await countCpu(want);
-  t.is((output as NDArray).device, 'cpu');
-  const got = specialOutputs.count![0] as { cellCount: number }[];
-  t.true(results.every((r) => r.cellCount > 0));
-  t.deepEqual(got.map((r) => r.cellCount), results.map((r) => r.cellCount));
+cudaSuite(test.serial, {
+  chunkedLimit: 2.5,
+  why: "the fake's kernels hold a scratch of their output's size: the whole stack needs 3n (input, output, scratch), a half 2n",
 });
 
 test.serial('DLPack: a cupy array is exported as kDLCUDA memory of its device and imported back zero-copy', async (t) => {

@@ -7,14 +7,16 @@
 //! `CUDA_ERROR_OUT_OF_MEMORY` → `OutOfMemoryError` (through the allocator, with the numbers),
 //! launch failures and illegal addresses → `DeviceLostError` for that device.
 //!
-//! The processors are not yet ported to CUDA (their kernels compile through NVRTC, see `nvrtc`,
-//! but the host-side orchestration runs on OpenCL only): on a CUDA array they answer
-//! `GpuUnavailableError` saying so.
+//! The processors are stackbridge-gpu's, run through [`crate::gpu::CudaCtx`] on the calling
+//! thread's stream: the same host-side orchestration and kernel sources as on OpenCL.
 
+use crate::gpu::{CudaCtx, CudaProgram};
+use stackbridge_gpu::Gpu;
 use crate::probe::{probe, CudaDeviceInfo, Driver};
+use crate::programs;
 use cudarc::driver::{result, sys, CudaContext, CudaEvent, CudaStream};
 use stackbridge_core::alloc::{register_allocator, Block, CachingAllocator, RawMemory, WriteMark};
-use stackbridge_core::backend::{BackendDevice, CountOutput, DeviceDescription, Event, ProcessorCall, ProcessorOutput};
+use stackbridge_core::backend::{mark_written, order_before_use, BackendDevice, CountOutput, DeviceDescription, Event, ProcessorCall, ProcessorOutput};
 use stackbridge_core::{Cancel, Device, ErrorCode, HostArray, SbError, SbResult};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -138,6 +140,8 @@ pub struct CudaDevice {
   allocator: &'static CachingAllocator,
   lost: AtomicBool,
   label: String,
+  /// Loaded kernel programs by (program, defines).
+  programs: Mutex<HashMap<(String, String), Arc<CudaProgram>>>,
 }
 
 /// Each device's primary context, made once by `backend_devices` (peer copies name the source's).
@@ -157,12 +161,63 @@ pub fn backend_devices() -> Vec<Arc<dyn BackendDevice>> {
       let ctx = guarded("cuDevicePrimaryCtxRetain", &label, || CudaContext::new(info.ordinal)).ok()?;
       CONTEXTS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner()).insert(info.ordinal, ctx.clone());
       let allocator = register_allocator(CachingAllocator::new(Device::Cuda(info.ordinal as u32), Box::new(DeviceMemory { ctx: ctx.clone(), label: label.clone() })));
-      Some(Arc::new(CudaDevice { info: info.clone(), ctx, allocator, lost: AtomicBool::new(false), label }) as Arc<dyn BackendDevice>)
+      Some(Arc::new(CudaDevice { info: info.clone(), ctx, allocator, lost: AtomicBool::new(false), label, programs: Mutex::new(HashMap::new()) }) as Arc<dyn BackendDevice>)
     })
     .collect()
 }
 
 impl CudaDevice {
+  pub fn ordinal(&self) -> usize {
+    self.info.ordinal
+  }
+  pub fn name(&self) -> &str {
+    &self.info.name
+  }
+  pub(crate) fn context(&self) -> &Arc<CudaContext> {
+    &self.ctx
+  }
+
+  /// This thread's stream on the device and its id.
+  pub(crate) fn thread_stream(&self) -> SbResult<(Arc<CudaStream>, u64)> {
+    self.with_stream(|ts| Ok((ts.stream.clone(), ts.id)))
+  }
+
+  /// Program `name` built with `defines` for this device, loaded by `load` from its image on first
+  /// use (NVRTC, or the disk cache), then kept for the process.
+  pub(crate) fn program(&self, name: &str, defines: &str, load: impl FnOnce(Vec<u8>) -> SbResult<CudaProgram>) -> SbResult<Arc<CudaProgram>> {
+    self.check_alive()?;
+    let key = (name.to_string(), defines.to_string());
+    // Held while compiling: two threads asking for one variant compile it once.
+    let mut cache = self.programs.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = cache.get(&key) {
+      return Ok(p.clone());
+    }
+    let (major, minor) = self.info.compute_capability;
+    let target = programs::target_for(major * 10 + minor, &programs::supported_archs()?)?;
+    let image = programs::image(name, defines, target).map_err(|e| e.with("device", self.label.clone()))?;
+    let p = Arc::new(load(image).map_err(|e| self.note(e))?);
+    cache.insert(key, p.clone());
+    Ok(p)
+  }
+
+  /// Runs `f` with a context on this thread's stream, after the stream has waited for the last
+  /// writes of `inputs`; the output's block is marked as written by this stream.
+  fn on_stream<T>(&self, inputs: &[&HostArray], cancel: &Cancel, f: impl FnOnce(&CudaCtx) -> SbResult<T>, out: impl Fn(&T) -> Option<&HostArray>) -> SbResult<(T, u64)> {
+    cancel.check()?;
+    for a in inputs {
+      let block = a.storage.block()?;
+      if block.device() == self.id() {
+        order_before_use(self, &block)?;
+      }
+    }
+    let ctx = CudaCtx::new(self)?;
+    let r = f(&ctx).map_err(|e| self.note(e))?;
+    if let Some(o) = out(&r) {
+      mark_written(self, ctx.queue_id(), o.storage.block()?.as_ref())?;
+    }
+    cancel.check()?;
+    Ok((r, ctx.queue_id()))
+  }
   /// Runs `f` with this thread's stream (and staging buffer) on the device.
   fn with_stream<T>(&self, f: impl FnOnce(&mut ThreadStream) -> SbResult<T>) -> SbResult<T> {
     self.check_alive()?;
@@ -185,7 +240,7 @@ impl CudaDevice {
     e
   }
 
-  fn call<T>(&self, what: &str, f: impl FnOnce() -> Result<T, result::DriverError>) -> SbResult<T> {
+  pub(crate) fn call<T>(&self, what: &str, f: impl FnOnce() -> Result<T, result::DriverError>) -> SbResult<T> {
     guarded(what, &self.label, || {
       self.ctx.bind_to_thread()?;
       f()
@@ -213,11 +268,6 @@ impl CudaDevice {
       Ok(())
     })
   }
-}
-
-fn unsupported(what: &str, device: Device) -> SbError {
-  SbError::gpu_unavailable(format!("{what}: the processors do not run on CUDA in this build yet; convert the array to numpy or torch on the host first"))
-    .with("device", device.to_string())
 }
 
 impl BackendDevice for CudaDevice {
@@ -311,9 +361,14 @@ impl BackendDevice for CudaDevice {
     self.with_stream(|ts| self.call("cuStreamWaitEvent", || ts.stream.wait(ev)))
   }
   fn run_processor(&self, c: &ProcessorCall) -> SbResult<ProcessorOutput> {
-    Err(unsupported(c.name, self.id()))
+    let inputs: Vec<&HostArray> = std::iter::once(c.input).chain(c.aux).collect();
+    let (array, stream) =
+      self.on_stream(&inputs, c.cancel, |ctx| stackbridge_gpu::dispatch::run_processor(ctx, c.name, c.input, c.options, c.aux, c.cancel), |a| Some(a))?;
+    Ok(ProcessorOutput { array, stream: Some(stream) })
   }
-  fn count_cells(&self, _input: &HostArray, _options: &str, _cancel: &Cancel) -> SbResult<CountOutput> {
-    Err(unsupported("countCellsSingleChannel", self.id()))
+  fn count_cells(&self, input: &HostArray, options: &str, cancel: &Cancel) -> SbResult<CountOutput> {
+    let ((results, masks), stream) =
+      self.on_stream(&[input], cancel, |ctx| stackbridge_gpu::dispatch::run_count_cells(ctx, input, options), |(_, m)| m.as_ref())?;
+    Ok(CountOutput { results, masks, stream: Some(stream) })
   }
 }

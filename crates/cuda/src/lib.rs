@@ -4,7 +4,9 @@
 //! (`stackbridge-gpu-kernels`) as CUDA C++ with `--fmad=false`, so device results can equal the CPU's.
 
 pub mod backend;
+pub mod gpu;
 pub mod nvrtc;
 pub mod probe;
+pub mod programs;
 
 pub use probe::{devices, probe, probe_now, require_device, CudaDeviceInfo, Driver};

@@ -1,6 +1,7 @@
 //! The CUDA backend device on a real GPU: host ↔ device transfers through the pinned staging buffer
 //! (larger than one staging chunk, from a view's offset), device-to-device copies, write events and
-//! the caching allocator's accounting. Skips with a printed reason without a CUDA device, unless
+//! the caching allocator's accounting; every processor and cell counting bit-identical to the CPU's.
+//! Skips with a printed reason without a CUDA device, unless
 //! STACKBRIDGE_REQUIRE_CUDA=1 (scripts/gpu-check), which makes it fail.
 
 use stackbridge_core::backend::{self, BackendDevice};
@@ -8,13 +9,14 @@ use stackbridge_core::{Cancel, DType, Device, HostArray, MemoryType};
 use std::sync::Arc;
 
 fn cuda_or_skip() -> bool {
-  let devs = stackbridge_cuda::backend::backend_devices();
-  let have = !devs.is_empty();
-  backend::install(move || {
+  // Discovery once per process (inside `install`): each test asking again would register a second
+  // allocator per device.
+  let all = backend::install(|| {
     let mut all: Vec<Arc<dyn BackendDevice>> = vec![Arc::new(stackbridge_kernels::backend::HostDevice)];
-    all.extend(devs);
+    all.extend(stackbridge_cuda::backend::backend_devices());
     all
   });
+  let have = all.iter().any(|d| matches!(d.id(), Device::Cuda(_)));
   if !have {
     assert!(std::env::var("STACKBRIDGE_REQUIRE_CUDA").as_deref() != Ok("1"), "STACKBRIDGE_REQUIRE_CUDA=1 but no CUDA device");
     eprintln!("SKIPPED: no CUDA device ({:?})", stackbridge_cuda::probe());
@@ -42,4 +44,42 @@ fn transfers_and_device_copies_keep_every_byte() {
   assert!(alloc.stats().allocated_bytes >= 2 * (n as u64) * 2);
   let (total, free) = alloc.capacity();
   assert!(total > 0 && free <= total);
+}
+
+mod common;
+
+/// `a`'s bytes on the host (a transfer from device memory).
+fn host_bytes(a: &HostArray) -> Vec<u8> {
+  let h = backend::transfer(a, Device::Host, MemoryType::Numpy, &Cancel::none()).unwrap();
+  h.pin().unwrap().bytes().to_vec()
+}
+
+#[test]
+fn every_processor_on_cuda_equals_the_cpu_processor_bit_for_bit() {
+  if !cuda_or_skip() {
+    return;
+  }
+  let dev = backend::device(Device::Cuda(0)).unwrap();
+  let none = Cancel::none();
+  for dtype in [DType::U8, DType::U16, DType::I16, DType::I32, DType::F32, DType::F64] {
+    let host = common::stack(Device::Host, MemoryType::Numpy, dtype, [3, 36, 44]);
+    let mask = common::stack(Device::Host, MemoryType::Numpy, DType::F32, [1, 36, 44]).reshape(vec![36, 44]).unwrap();
+    let on_gpu = backend::transfer(&host, Device::Cuda(0), MemoryType::Cupy, &none).unwrap();
+    for (name, options) in common::CALLS {
+      let aux = (*name == "applyMask").then_some(&mask);
+      let want = stackbridge_kernels::dispatch::run_processor(name, &host, options, aux).unwrap();
+      let call = backend::ProcessorCall { name, input: &on_gpu, options, aux, cancel: &none };
+      let got = dev.run_processor(&call).unwrap_or_else(|e| panic!("{name} {options} on {dtype:?}: {e:?}")).array;
+      assert_eq!(got.device(), Device::Cuda(0));
+      assert_eq!((&got.shape, got.dtype), (&want.shape, want.dtype), "{name} {options} on {dtype:?}");
+      // CUDA devices have fp64 and the kernels run with --fmad=false: the CPU's arithmetic, exactly.
+      assert!(host_bytes(&got) == want.pin().unwrap().bytes(), "{name} {options} on {dtype:?} differs from the CPU");
+    }
+    for options in common::COUNTS {
+      let (want, want_masks) = stackbridge_kernels::dispatch::run_count_cells(&host, options).unwrap();
+      let got = dev.count_cells(&on_gpu, options, &none).unwrap();
+      assert_eq!(got.results, want, "count {options} on {dtype:?}");
+      assert_eq!(got.masks.as_ref().map(host_bytes), want_masks.map(|m| m.pin().unwrap().bytes().to_vec()), "masks {options} on {dtype:?}");
+    }
+  }
 }
