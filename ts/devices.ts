@@ -11,7 +11,11 @@ export interface DeviceInfo {
   name: string;
   /** Bytes of memory the device has (the host's RAM for `cpu`). */
   totalMemory: number;
-  /** Whether the device works in host memory (then host ↔ device conversions can be zero-copy). */
+  /**
+   * Whether arrays on the device are host memory it works in place (then numpy → device is
+   * zero-copy). False for device-resident memory: a discrete GPU, or any OpenCL device under
+   * `STACKBRIDGE_OPENCL_RESIDENT=1`.
+   */
   sharesHostMemory: boolean;
   /** OpenCL: the platform, e.g. `'Portable Computing Language'`. */
   platform?: string;

@@ -73,26 +73,17 @@ pub trait BackendDevice: Send + Sync {
   /// source is the caller's memory). The default is for host-addressable memory (the host, OpenCL
   /// buffers over host memory); devices with memory of their own override it.
   fn upload(&self, dst: &Block, offset: usize, src: &[u8]) -> SbResult<()> {
-    let d = host_range(dst, offset, src.len())?;
-    // SAFETY: `host_range` checked that dst is host memory covering the range.
-    unsafe { host_copy(d, src.as_ptr(), src.len()) };
-    Ok(())
+    host_upload(dst, offset, src)
   }
   /// Copies device memory from `offset` bytes of `src` into host bytes; done when it returns.
   /// Default: host-addressable memory, as `upload`.
   fn download(&self, src: &Block, offset: usize, dst: &mut [u8]) -> SbResult<()> {
-    let s = host_range(src, offset, dst.len())?;
-    // SAFETY: as `upload`.
-    unsafe { host_copy(dst.as_mut_ptr(), s, dst.len()) };
-    Ok(())
+    host_download(src, offset, dst)
   }
   /// Copies `bytes` from `src` (this device, or another device of the same domain: a peer copy)
   /// into `dst` on this device; done when it returns. Default: host-addressable memory.
   fn copy_device(&self, dst: &Block, dst_offset: usize, src: &Block, src_offset: usize, bytes: usize) -> SbResult<()> {
-    let (d, s) = (host_range(dst, dst_offset, bytes)?, host_range(src, src_offset, bytes)?);
-    // SAFETY: as `upload`.
-    unsafe { host_copy(d, s, bytes) };
-    Ok(())
+    host_copy_device(dst, dst_offset, src, src_offset, bytes)
   }
   /// Waits for everything enqueued on the device.
   fn synchronize(&self) -> SbResult<()>;
@@ -126,6 +117,31 @@ pub fn mark_written(dev: &dyn BackendDevice, stream: u64, block: &Block) -> SbRe
   if let Some(event) = dev.record(stream)? {
     block.set_last_write(WriteMark { stream, event });
   }
+  Ok(())
+}
+
+/// `BackendDevice::upload`'s default, for host-addressable memory (a backend whose devices have
+/// both kinds calls it for the host-addressable one).
+pub fn host_upload(dst: &Block, offset: usize, src: &[u8]) -> SbResult<()> {
+  let d = host_range(dst, offset, src.len())?;
+  // SAFETY: `host_range` checked that dst is host memory covering the range.
+  unsafe { host_copy(d, src.as_ptr(), src.len()) };
+  Ok(())
+}
+
+/// `BackendDevice::download`'s default, as `host_upload`.
+pub fn host_download(src: &Block, offset: usize, dst: &mut [u8]) -> SbResult<()> {
+  let s = host_range(src, offset, dst.len())?;
+  // SAFETY: as `host_upload`.
+  unsafe { host_copy(dst.as_mut_ptr(), s, dst.len()) };
+  Ok(())
+}
+
+/// `BackendDevice::copy_device`'s default, as `host_upload`.
+pub fn host_copy_device(dst: &Block, dst_offset: usize, src: &Block, src_offset: usize, bytes: usize) -> SbResult<()> {
+  let (d, s) = (host_range(dst, dst_offset, bytes)?, host_range(src, src_offset, bytes)?);
+  // SAFETY: as `host_upload`.
+  unsafe { host_copy(d, s, bytes) };
   Ok(())
 }
 

@@ -50,7 +50,7 @@ impl Gpu for Ctx<'_> {
     launch::finish(self.dev, &self.q)
   }
   fn wrap(&self, array: &HostArray) -> SbResult<ClBuf> {
-    ClBuf::wrap(self.dev, array)
+    ClBuf::wrap(self.dev, &self.q, array)
   }
   fn write<T: Element>(&self, buf: &mut ClBuf, data: &[T]) -> SbResult<()> {
     buf.write(self.dev, &self.q, data)

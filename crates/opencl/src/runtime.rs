@@ -6,7 +6,7 @@ use opencl3::command_queue::CommandQueue;
 use opencl3::context::Context;
 use opencl3::device::{Device as ClDeviceId, CL_DEVICE_TYPE_ACCELERATOR, CL_DEVICE_TYPE_ALL, CL_DEVICE_TYPE_CPU, CL_DEVICE_TYPE_GPU};
 use opencl3::program::Program;
-use stackbridge_core::alloc::allocator_for;
+use stackbridge_core::alloc::{allocator_for, register_allocator, CachingAllocator};
 use stackbridge_core::{Device, ErrorCode, SbError, SbResult};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -26,6 +26,11 @@ pub struct ClDevice {
   pub max_alloc: u64,
   /// The device reads and writes host memory in place (PoCL, integrated GPUs).
   pub shares_host: bool,
+  /// Arrays live in device memory of their own (`memory.rs`): a device that does not share host
+  /// memory, or `STACKBRIDGE_OPENCL_RESIDENT=1`.
+  pub resident: bool,
+  /// `CL_DEVICE_MEM_BASE_ADDR_ALIGN` in bytes: where a sub-buffer may start.
+  pub base_align: usize,
   pub fp64: bool,
   pub(crate) context: Context,
   programs: Mutex<HashMap<String, Arc<Program>>>,
@@ -134,6 +139,8 @@ fn discover() -> SbResult<Vec<ClDevice>> {
         // CL_DEVICE_HOST_UNIFIED_MEMORY is deprecated in 2.0 but still reported; a CPU device
         // shares host memory by definition.
         shares_host: kind == "cpu" || d.host_unified_memory().unwrap_or(false),
+        resident: false,
+        base_align: (d.mem_base_addr_align().unwrap_or(1024) as usize / 8).max(1),
         fp64: exts.split_whitespace().any(|e| e == "cl_khr_fp64"),
         context,
         programs: Mutex::new(HashMap::new()),
@@ -145,7 +152,16 @@ fn discover() -> SbResult<Vec<ClDevice>> {
   found.sort_by_key(|d| if d.kind == "gpu" { 0 } else { 1 });
   for (i, d) in found.iter_mut().enumerate() {
     d.index = i as u32;
-    let alloc = allocator_for(Device::OpenCl(i as u32))?;
+    d.resident = crate::memory::resident(d.shares_host);
+    let id = Device::OpenCl(i as u32);
+    let alloc = if d.resident {
+      // SAFETY: a new reference to the device's live context, released by the Context's drop.
+      unsafe { opencl3::context::context::retain_context(d.context.get()) }.map_err(|e| d.fail(e, "clRetainContext", 0))?;
+      let ctx = Context::new(d.context.get(), d.context.devices());
+      register_allocator(CachingAllocator::new(id, Box::new(crate::memory::ResidentMemory::new(ctx, id.to_string(), d.base_align)?)))
+    } else {
+      allocator_for(id)?
+    };
     alloc.set_total(d.global_mem);
   }
   Ok(found)
