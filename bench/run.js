@@ -1,9 +1,9 @@
 // stackbridge benchmarks: zero-copy conversions, host copy vs memcpy, binding overhead, dtype casts.
 // Run `npm run bench` (= `npx tsc -p tsconfig.json && node bench/run.js`); `--only processors` (or any
-// comma-separated list of conversions, copy, overhead, casts, processors, opencl) runs just those sections.
+// comma-separated list of conversions, copy, overhead, casts, processors, opencl, cuda) runs just those sections.
 // The processor section (bench/processors.js) compares with numpy/scipy/scikit-image/OpenCV and sharp;
-// the opencl section (bench/opencl.js) prices every OpenCL conversion edge and runs each processor on
-// the OpenCL device beside the CPU kernels.
+// the opencl and cuda sections (bench/device.js) price every conversion edge of that domain and run
+// each processor on its device beside the CPU kernels (cuda skips without a CUDA device).
 // Every figure is a median (and min) over several repetitions after a warm-up; times are wall-clock in
 // this process. Big buffers get several warm-up passes: on a VM the first touches of fresh memory are
 // much slower than steady state.
@@ -184,7 +184,8 @@ const SECTIONS = {
   conversions: benchConversions, copy: benchCopy, overhead: benchOverhead, casts: benchCasts,
   // Loaded on demand: the processor modules need the native kernels, the other sections do not.
   processors: async () => (await import('./processors.js')).benchProcessors(),
-  opencl: async () => (await import('./opencl.js')).benchOpenCL(),
+  opencl: async () => (await import('./device.js')).benchDevice('opencl', 'no OpenCL device (install pocl-opencl-icd for PoCL on the CPU)'),
+  cuda: async () => (await import('./device.js')).benchDevice('cuda', 'no CUDA device on this machine (the section runs where one exists, e.g. from scripts/gpu-check)'),
 };
 
 /** `--only a,b` (or `--only=a,b`) runs just those sections; default: all of them. */
