@@ -3,7 +3,13 @@
 // the device beside the same processor on the CPU kernels (same process, same data). On this
 // machine the OpenCL device is PoCL on the CPU, so the OpenCL column measures the portable kernels
 // on the same cores, not a GPU, and there is no CUDA device (the section says so and skips); on a
-// GPU machine the same tables show that GPU (devices() lists GPUs first).
+// GPU machine the same tables show that GPU (devices() lists GPUs first). The CUDA section runs CuPy and
+// PyTorch beside it on the same data and device (bench/peers.py, before our timings, so each side has
+// the card to itself); they are named as skipped where the Python (STACKBRIDGE_BENCH_PYTHON) lacks them.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { dump } from 'npyjs';
 import * as tf from '@tensorflow/tfjs';
 import { asarray, convertMemory, copy, devices, TraceCollector, withTrace } from '../dist/index.js';
 import * as np from '../dist/processors/numpy.js';
@@ -12,6 +18,7 @@ import * as cp from '../dist/processors/cupy.js';
 import { countCellsSingleChannel } from '../dist/analysis.js';
 import { makeTexturedStack } from './nuclei.js';
 import { fmt, median, printTable } from './util.js';
+import { resolvePython, runPeers, show } from './python.js';
 
 const MiB = 1 << 20;
 
@@ -56,6 +63,7 @@ const DOMAINS = {
     label: 'CUDA',
     type: 'cupy',
     family: cp,
+    peers: true,
     // torch and jax live on the CUDA device when there is one: zero-copy edges of one allocation.
     edges: ({ host, onDev, tensor }) => [
       ['numpy → cupy (pinned staging)', () => convertMemory(host, { targetType: 'cupy' })],
@@ -68,12 +76,91 @@ const DOMAINS = {
   },
 };
 
-async function benchEdges(dev, dom) {
+const EDGE_BYTES = [MiB, 64 * MiB];
+/** The float32 data of the edge timings: `bytes` of a repeating ramp, as [Z, 256, 256]. */
+const edgeData = (bytes) => ({ data: Float32Array.from({ length: bytes / 4 }, (_, i) => (i % 1000) * 0.5), shape: [bytes / (4 * 256 * 256), 256, 256] });
+const STACK = { depth: 4, height: 1024, width: 1024 };
+const stackData = () => makeTexturedStack({ ...STACK, seed: 7 });
+const NORMALIZE = { lowPercentile: 1, highPercentile: 99, targetMin: 0, targetMax: 65535 }; // our defaults
+
+/**
+ * The peers' jobs: per edge or processor label of the tables below, the CuPy / PyTorch calls doing
+ * the same work. Projections on torch run on int32 (torch has few uint16 kernels), its filters on
+ * float32; torch's median is the lower middle value for even Z. Timing peers, not oracles.
+ */
+const PEER_EDGES = {
+  'numpy → cupy (pinned staging)': [['cupy', { op: 'upload', label: 'cp.asarray (pageable)' }], ['torch', { op: 'upload', label: 'tensor.to("cuda") (pageable)' }],
+    ['torch', { op: 'upload', pinned: true, label: 'pinned tensor.to("cuda", non_blocking)' }]],
+  'cupy → torch (same device)': [['cupy', { op: 'dlpack', label: 'torch.from_dlpack(cupy array)' }], ['torch', { op: 'dlpack', label: 'cupy.from_dlpack(torch tensor)' }]],
+  'cupy → numpy (pinned staging)': [['cupy', { op: 'download', label: 'cp.asnumpy' }], ['torch', { op: 'download', label: 'tensor.cpu()' }]],
+};
+const PEER_PROCESSORS = {
+  stackPercentileNormalize: [['cupy', { op: 'normalize', ...NORMALIZE }], ['torch', { op: 'normalize', ...NORMALIZE }]],
+  'tophat exact r 50 (1 slice)': [['cupy', { op: 'tophat_exact', selemRadius: 50 }]],
+  'max projection': [['cupy', { op: 'projection', method: 'max' }], ['torch', { op: 'projection', method: 'max' }]],
+  'median projection': [['cupy', { op: 'projection', method: 'median' }], ['torch', { op: 'projection', method: 'median' }]],
+  'std projection': [['cupy', { op: 'projection', method: 'std' }], ['torch', { op: 'projection', method: 'std' }]],
+  'gaussian σ 2': [['cupy', { op: 'gaussian', sigma: 2 }], ['torch', { op: 'gaussian', sigma: 2 }]],
+  'spatialBin2d 2': [['cupy', { op: 'bin', binSize: 2 }], ['torch', { op: 'bin', binSize: 2 }]],
+};
+
+/**
+ * Runs the CuPy / PyTorch peers on the section's data; returns `{ edge: {label: {bytes: [[peer, label,
+ * seconds]]}}, proc: {label: {peer: seconds}}, note }`, or only `note` saying why they did not run.
+ */
+function runGpuPeers() {
+  const log = [];
+  const python = resolvePython(log);
+  if (!python) return { note: log.join('; ') };
+  const dir = mkdtempSync(join(os.tmpdir(), 'stackbridge-gpu-peers-'));
+  try {
+    const files = { stack: join(dir, 'stack.npy') };
+    writeFileSync(files.stack, Buffer.from(dump(stackData(), [STACK.depth, STACK.height, STACK.width])));
+    for (const bytes of EDGE_BYTES) {
+      const { data, shape } = edgeData(bytes);
+      files[`edge${bytes}`] = join(dir, `edge${bytes}.npy`);
+      writeFileSync(files[`edge${bytes}`], Buffer.from(dump(data, shape)));
+    }
+    const jobs = [];
+    for (const [edge, list] of Object.entries(PEER_EDGES)) {
+      for (const bytes of EDGE_BYTES) {
+        list.forEach(([peer, job], i) => jobs.push({ id: `edge|${edge}|${bytes}|${i}`, peer, input: `edge${bytes}`, ...job }));
+      }
+    }
+    for (const [proc, list] of Object.entries(PEER_PROCESSORS)) {
+      for (const [peer, job] of list) jobs.push({ id: `proc|${proc}|${peer}`, peer, input: 'stack', ...job });
+    }
+    console.log(`
+running the CuPy / PyTorch peers (${show(python)}) …`);
+    const r = runPeers(python, { files, outDir: null, jobs });
+    if (r.failed) return { note: r.failed };
+    const edge = {};
+    const proc = {};
+    for (const [id, res] of Object.entries(r.results)) {
+      const [what, label, a, b] = id.split('|');
+      if (what === 'edge') {
+        const [peer, job] = PEER_EDGES[label][Number(b)];
+        ((edge[label] ??= {})[a] ??= []).push([peer, job.label, res.seconds]);
+      } else {
+        (proc[label] ??= {})[a] = res.seconds;
+      }
+    }
+    const skipped = Object.entries(r.skipped).map(([p, why]) => `${p} skipped (${why})`);
+    const errors = [...new Set(Object.entries(r.errors).map(([id, e]) => `${id.split('|')[1]}: ${e}`))];
+    const versions = Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ');
+    return { edge, proc, note: `peers: ${[versions || 'none ran', ...skipped, ...errors].join('; ')}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchEdges(dev, dom, peers) {
   await tf.setBackend('cpu');
   const rows = [];
-  for (const bytes of [MiB, 64 * MiB]) {
-    const n = bytes / 4;
-    const host = asarray(Float32Array.from({ length: n }, (_, i) => (i % 1000) * 0.5), { shape: [n / (256 * 256), 256, 256] });
+  const peerRows = [];
+  for (const bytes of EDGE_BYTES) {
+    const { data, shape } = edgeData(bytes);
+    const host = asarray(data, { shape });
     const onDev = await copy(await convertMemory(host, { targetType: dom.type })); // in the device's own memory
     const tensor = tf.tensor(host.data, [...host.shape], 'float32');
     const torchHost = await convertMemory(host, { targetType: 'torch' });
@@ -86,18 +173,28 @@ async function benchEdges(dev, dom) {
       const t = await timeMs(fn, bytes > MiB ? 5 : 50);
       const copies = !/identity|zero-copy/.test(kind);
       rows.push([label, `${bytes / MiB} MiB`, kind, fmt(t.median * 1e3, 1), fmt(t.min * 1e3, 1), copies ? fmt(bytes / (t.median * 1e6)) : '—']);
+      for (const [peer, call, seconds] of peers?.edge?.[label]?.[bytes] ?? []) {
+        const copied = !/dlpack/.test(call);
+        peerRows.push([label, `${bytes / MiB} MiB`, `${peer}: ${call}`, fmt(seconds * 1e6, 1), copied ? fmt(bytes / (seconds * 1e9)) : '—', `${fmt((seconds * 1e3) / t.median)}×`]);
+      }
     }
     tensor.dispose();
     for (const a of [torchHost, onDev, host]) a.dispose();
   }
   printTable(`conversion edges of the ${dom.label} domain (${dev.id}: ${dev.name}; shares host memory: ${dev.sharesHostMemory})`,
     ['edge', 'size', 'kind', 'µs median', 'µs min', 'GB/s (copied bytes)'], rows);
+  if (peers) {
+    if (peerRows.length) {
+      printTable('the same edges in CuPy / PyTorch (best of 3–5, synchronized); peer time / ours > 1: ours is faster',
+        ['edge', 'size', 'peer call', 'µs best', 'GB/s', 'peer / ours'], peerRows);
+    }
+    console.log(peers.note);
+  }
 }
 
-async function benchProcessors(dev, dom) {
-  const { depth, height, width } = { depth: 4, height: 1024, width: 1024 };
-  const data = makeTexturedStack({ depth, height, width, seed: 7 });
-  const host = asarray(data, { shape: [depth, height, width], dtype: 'uint16' });
+async function benchProcessors(dev, dom, peers) {
+  const { depth, height, width } = STACK;
+  const host = asarray(stackData(), { shape: [depth, height, width], dtype: 'uint16' });
   const onDev = await convertMemory(host, { targetType: dom.type });
   const slice = host.sliceZ(0, 1);
   const sliceDev = onDev.sliceZ(0, 1);
@@ -128,12 +225,21 @@ async function benchProcessors(dev, dom) {
     };
     const c = await cell(np, host, slice, countCellsSingleChannel);
     const o = await cell(dom.family, onDev, sliceDev, dom.family.countCellsSingleChannel);
-    const show = (t) => (t.error ? `error: ${t.error}` : fmt(t.median, 1));
-    rows.push([label, show(c), show(o), c.error || o.error ? '—' : `${fmt(o.median / c.median)}×`]);
+    const cellOf = (t) => (t.error ? `error: ${t.error}` : fmt(t.median, 1));
+    const row = [label, cellOf(c), cellOf(o), c.error || o.error ? '—' : `${fmt(o.median / c.median)}×`];
+    if (peers) {
+      for (const peer of ['cupy', 'torch']) {
+        const s = peers.proc?.[label]?.[peer];
+        row.push(s == null ? '—' : fmt(s * 1e3, 1), s == null || o.error ? '—' : `${fmt((s * 1e3) / o.median)}×`);
+      }
+    }
+    rows.push(row);
   }
   for (const a of [slice, sliceDev, onDev, host]) a.dispose();
-  printTable(`processors, ${depth}×${height}×${width} uint16: stackbridge CPU kernels vs the ${dom.label} kernels on ${dev.id} (${dev.name}), ms median of 3`,
-    ['processor', 'CPU ms', `${dom.label} ms`, `${dom.label} / CPU time`], rows);
+  const peerCols = peers ? ['CuPy ms', `CuPy / ${dom.label} time`, 'PyTorch ms', `PyTorch / ${dom.label} time`] : [];
+  printTable(`processors, ${depth}×${height}×${width} uint16: stackbridge CPU kernels vs the ${dom.label} kernels on ${dev.id} (${dev.name}), ms median of 3`
+    + (peers ? '; CuPy / PyTorch best of 3–5 (> 1×: ours is faster)' : ''),
+  ['processor', 'CPU ms', `${dom.label} ms`, `${dom.label} / CPU time`, ...peerCols], rows);
 }
 
 /** The section of `domain` ('opencl' or 'cuda'): skipped with the reason when no such device exists. */
@@ -144,6 +250,8 @@ export async function benchDevice(domain, missing) {
     console.log(`\n== ${dom.label} ==\nskipped: ${missing}`);
     return;
   }
-  await benchEdges(dev, dom);
-  await benchProcessors(dev, dom);
+  // Peers first: the Python process and its memory pools are gone before our timings start.
+  const peers = dom.peers ? runGpuPeers() : null;
+  await benchEdges(dev, dom, peers);
+  await benchProcessors(dev, dom, peers);
 }
