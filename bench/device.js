@@ -85,8 +85,9 @@ const NORMALIZE = { lowPercentile: 1, highPercentile: 99, targetMin: 0, targetMa
 
 /**
  * The peers' jobs: per edge or processor label of the tables below, the CuPy / PyTorch calls doing
- * the same work. Projections on torch run on int32 (torch has few uint16 kernels), its filters on
- * float32; torch's median is the lower middle value for even Z. Timing peers, not oracles.
+ * the same work. torch max / median projections run on int32 (torch has few uint16 kernels); std,
+ * normalize and filters on float32; torch's median is the lower middle value for even Z. Timing
+ * peers, not oracles.
  */
 const PEER_EDGES = {
   'numpy → cupy (pinned staging)': [['cupy', { op: 'upload', label: 'cp.asarray (pageable)' }], ['torch', { op: 'upload', label: 'tensor.to("cuda") (pageable)' }],
