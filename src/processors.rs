@@ -14,7 +14,12 @@ use std::time::Instant;
 
 #[napi(object, object_from_js = false)]
 pub struct ProcessorRun {
-  pub array: NativeArray,
+  /// Absent: the input stack is the result, unchanged (measurements).
+  pub array: Option<NativeArray>,
+  /// The special output, JSON.
+  pub special: Option<String>,
+  /// The device ran the operation on the host (DESIGN §12: no device kernels for it).
+  pub on_host: bool,
   /// Where the kernels ran: `cpu`, `cuda:N` or `opencl:N`.
   pub device: String,
   /// The stream (CUDA) or command queue (OpenCL) used: one per engine thread per device; absent on the host.
@@ -23,7 +28,9 @@ pub struct ProcessorRun {
 }
 
 pub struct Ran {
-  array: HostArray,
+  array: Option<HostArray>,
+  special: Option<String>,
+  on_host: bool,
   device: Device,
   queue: Option<u64>,
   micros: f64,
@@ -33,7 +40,7 @@ pub struct ProcessorJob {
   name: String,
   input: HostArray,
   options: String,
-  aux: Option<HostArray>,
+  aux: Vec<Option<HostArray>>,
   cancel: Cancel,
 }
 
@@ -45,32 +52,62 @@ impl Task for ProcessorJob {
     guard(|| -> SbResult<Ran> {
       let t0 = Instant::now();
       let device = self.input.device();
-      let call = ProcessorCall { name: &self.name, input: &self.input, options: &self.options, aux: self.aux.as_ref(), cancel: &self.cancel };
+      let call = ProcessorCall { name: &self.name, input: &self.input, options: &self.options, aux: &self.aux, cancel: &self.cancel };
       let out = backend::device(device)?.run_processor(&call)?;
-      Ok(Ran { array: out.array, device, queue: out.stream, micros: t0.elapsed().as_secs_f64() * 1e6 })
+      Ok(Ran { array: out.array, special: out.special, on_host: out.on_host, device, queue: out.stream, micros: t0.elapsed().as_secs_f64() * 1e6 })
     })
   }
 
   fn resolve(&mut self, _env: Env, r: Ran) -> Result<ProcessorRun> {
-    Ok(ProcessorRun { array: NativeArray::fresh(r.array), device: r.device.to_string(), queue: r.queue.map(|q| q as f64), micros: r.micros })
+    Ok(ProcessorRun {
+      array: r.array.map(NativeArray::fresh),
+      special: r.special,
+      on_host: r.on_host,
+      device: r.device.to_string(),
+      queue: r.queue.map(|q| q as f64),
+      micros: r.micros,
+    })
   }
 }
 
-/// Runs processor `name` on a stack with JSON `options`; `aux` is `applyMask`'s mask; `cancel`
-/// stops it between slices (it then rejects with `SB_ABORTED`).
+/// Runs processor `name` on a stack with JSON `options`; `aux` are its further arrays in the order
+/// of `processorTable()[name].arrays` (`null` for an optional one not given); `cancel` stops it
+/// between slices (it then rejects with `SB_ABORTED`).
 #[napi(ts_return_type = "Promise<ProcessorRun>")]
-pub fn run_processor(name: String, input: &NativeArray, options: String, aux: Option<&NativeArray>, cancel: Option<&CancelToken>) -> Result<AsyncTask<ProcessorJob>> {
+pub fn run_processor(name: String, input: &NativeArray, options: String, aux: Vec<Option<&NativeArray>>, cancel: Option<&CancelToken>) -> Result<AsyncTask<ProcessorJob>> {
   guard(|| {
     let input = input.alive()?.for_work()?;
-    let aux = aux.map(|m| m.alive()?.for_work()).transpose()?;
+    let aux = aux.into_iter().map(|m| m.map(|m| m.alive()?.for_work()).transpose()).collect::<SbResult<Vec<_>>>()?;
     Ok(AsyncTask::new(ProcessorJob { name, input, options, aux, cancel: cancel_of(cancel) }))
   })
 }
 
-/// Processor names and whether each is separable along Z.
+#[napi(object, object_from_js = false)]
+pub struct ProcessorEntry {
+  pub name: String,
+  /// Works per Z slice (OOM recovery may split it along Z).
+  pub separable: bool,
+  /// The arrays it takes after the stack; a name ending in `?` is optional, passed as that option.
+  pub arrays: Vec<String>,
+  /// The result has the input's dtype.
+  pub keeps_dtype: bool,
+  /// The name of its special output, if any.
+  pub special: Option<String>,
+}
+
+/// Every processor (DESIGN §7 and the set of §12): the single table the TypeScript families are built from.
 #[napi]
-pub fn processor_names() -> Vec<(String, bool)> {
-  dispatch::PROCESSORS.iter().map(|(n, s)| (n.to_string(), *s)).collect()
+pub fn processor_table() -> Vec<ProcessorEntry> {
+  dispatch::processor_table()
+    .into_iter()
+    .map(|p| ProcessorEntry {
+      name: p.name.into(),
+      separable: p.separable,
+      arrays: p.arrays.into_iter().map(String::from).collect(),
+      keeps_dtype: p.keeps_dtype,
+      special: p.special.map(String::from),
+    })
+    .collect()
 }
 
 #[napi(object, object_from_js = false)]

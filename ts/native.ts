@@ -60,12 +60,27 @@ export interface NativePlan {
 
 /** One processor run (`src/processors.rs`). */
 export interface NativeProcessorRun {
-  array: NativeArray;
-  /** Where the kernels ran: `cpu` or `opencl:N`. */
+  /** Absent: the input stack is the result, unchanged (measurements). */
+  array?: NativeArray | null;
+  /** The special output, JSON. */
+  special?: string | null;
+  /** The device ran the operation on the host (no device kernels for it; DESIGN §12). */
+  onHost: boolean;
+  /** Where the kernels ran: `cpu`, `cuda:N` or `opencl:N`. */
   device: string;
   /** The OpenCL command queue (one per engine thread per device); absent on the host. */
   queue?: number | null;
   micros: number;
+}
+
+/** One processor of `processorTable()`. */
+export interface NativeProcessorEntry {
+  name: string;
+  separable: boolean;
+  /** The arrays after the stack; a name ending in `?` is optional and passed as that option. */
+  arrays: string[];
+  keepsDtype: boolean;
+  special?: string | null;
 }
 
 /** One OpenCL command queue (`openclQueues`). */
@@ -101,10 +116,10 @@ export interface NativeModule {
   setMemoryLimit(device: string, bytes: number | null): void;
   placement(memoryType: string, gpuId: number | null): string;
   errorCodes(): string[];
-  /** Runs a processor (DESIGN §7) with JSON options on the input's device; `aux` is applyMask's mask. */
-  runProcessor(name: string, input: NativeArray, options: string, aux: NativeArray | null, cancel?: NativeCancelToken | null): Promise<NativeProcessorRun>;
-  /** Processor names and whether each is separable along Z. */
-  processorNames(): [string, boolean][];
+  /** Runs a processor (DESIGN §7, §12) with JSON options on the input's device; `aux` are its further arrays (`arrays` of its table entry). */
+  runProcessor(name: string, input: NativeArray, options: string, aux: (NativeArray | null)[], cancel?: NativeCancelToken | null): Promise<NativeProcessorRun>;
+  /** Every processor: separability, further arrays, dtype, special output. */
+  processorTable(): NativeProcessorEntry[];
   /** countCellsSingleChannel: the per-slice results as JSON and the optional int32 masks. */
   countCells(input: NativeArray, options: string, cancel?: NativeCancelToken | null): Promise<{ results: string; masks?: NativeArray | null; device: string; queue?: number | null }>;
   /** The command queues created on an OpenCL device. */

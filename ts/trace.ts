@@ -42,6 +42,11 @@ export interface KernelRecord {
   queue?: number;
   /** Wall time of the run in milliseconds. */
   ms: number;
+  /**
+   * The device has no kernels for this operation: it ran on the host CPU, over the device's memory
+   * where that is host-addressable, else with its arrays copied to the host and back (DESIGN §12).
+   */
+  onHost?: boolean;
 }
 
 export class TraceCollector {

@@ -10,7 +10,7 @@ import type { Tensor } from '../tfjs.js';
 import { cancellable, checkSignal } from '../cancel.js';
 import { convertMemory } from '../convert.js';
 import { InvalidArgumentError, nativeAsync } from '../errors.js';
-import { addon } from '../native.js';
+import { addon, type NativeProcessorEntry } from '../native.js';
 import { describe, handleOf, isNDArray, wrap, type NDArray } from '../ndarray.js';
 import { isTensor } from '../tfjs.js';
 import { recordKernel } from '../trace.js';
@@ -61,16 +61,40 @@ export function named<F extends (...args: any[]) => unknown>(name: string, f: F)
 
 /** Runs processor `name` on the input's device; the result has the input's memory type and device. */
 export async function runProcessor<D extends Dtype = Dtype>(name: string, stack: unknown, options?: object, aux?: NDArray): Promise<NDArray<D>> {
+  const { array, made, result } = await runOperation(name, stack, options, aux === undefined ? [] : [aux]);
+  try {
+    if (!result) throw new InvalidArgumentError(`${name} returned no array`);
+    return result as NDArray<D>;
+  } finally {
+    if (made) array.dispose();
+  }
+}
+
+/**
+ * Runs processor `name` with its further arrays `aux` (`null` for an optional one not given):
+ * the result array (`null`: the input is the result, unchanged), the parsed special output, and
+ * the engine array the kernels read (`made`: a tensor's host copy the caller owns).
+ */
+export async function runOperation(
+  name: string,
+  stack: unknown,
+  options: object | undefined,
+  aux: readonly (NDArray | null)[],
+): Promise<{ array: NDArray; made: boolean; result: NDArray | null; special: unknown }> {
   const { json, signal } = optionsJson(name, options);
+  aux.forEach((a, i) => {
+    if (a !== null && !isNDArray(a)) throw new InvalidArgumentError(`${name}: array argument ${i + 1} must be an NDArray, got ${describe(a)}`);
+  });
   const { array, made } = await toEngine(stack, name);
   try {
     const h = handleOf(array);
-    const m = aux === undefined ? undefined : handleOf(aux);
-    const run = await cancellable(name, signal, (token) => nativeAsync(() => addon.runProcessor(name, h, json, m ?? null, token)));
-    recordKernel({ processor: name, device: run.device, queue: run.queue ?? undefined, ms: run.micros / 1000 });
-    return wrap<D>(run.array);
-  } finally {
+    const handles = aux.map((a) => (a === null ? null : handleOf(a)));
+    const run = await cancellable(name, signal, (token) => nativeAsync(() => addon.runProcessor(name, h, json, handles, token)));
+    recordKernel({ processor: name, device: run.device, queue: run.queue ?? undefined, ms: run.micros / 1000, ...(run.onHost ? { onHost: true } : {}) });
+    return { array, made, result: run.array ? wrap(run.array) : null, special: run.special == null ? undefined : JSON.parse(run.special) };
+  } catch (e) {
     if (made) array.dispose();
+    throw e;
   }
 }
 
@@ -93,5 +117,8 @@ export async function runCount(stack: unknown, options?: object): Promise<{ resu
   }
 }
 
-/** Which processors are separable along Z (the Rust table is the single source). */
-export const SEPARABLE: ReadonlyMap<string, boolean> = new Map(addon.processorNames());
+/** Every processor's table entry (the Rust table is the single source). */
+export const PROCESSOR_TABLE: ReadonlyMap<string, NativeProcessorEntry> = new Map(addon.processorTable().map((e) => [e.name, e]));
+
+/** Which processors are separable along Z. */
+export const SEPARABLE: ReadonlyMap<string, boolean> = new Map([...PROCESSOR_TABLE].map(([n, e]) => [n, e.separable]));

@@ -31,19 +31,39 @@ pub struct DeviceDescription {
   pub compute_capability: Option<String>,
 }
 
-/// One processor call: its registry name, the input, JSON options, `applyMask`'s mask, the abort flag.
+/// One processor call: its registry name, the input, JSON options, the further arrays
+/// (`applyMask`'s mask, `watershed`'s markers and mask, ...; an optional one may be `None`), the abort flag.
 pub struct ProcessorCall<'a> {
   pub name: &'a str,
   pub input: &'a HostArray,
   pub options: &'a str,
-  pub aux: Option<&'a HostArray>,
+  pub aux: &'a [Option<HostArray>],
   pub cancel: &'a Cancel,
+}
+
+impl ProcessorCall<'_> {
+  /// The first further array (the one a processor of DESIGN §7 may take).
+  pub fn first_aux(&self) -> Option<&HostArray> {
+    self.aux.first().and_then(|a| a.as_ref())
+  }
 }
 
 /// A processor's result (on the input's device) and the stream or queue it ran on.
 pub struct ProcessorOutput {
-  pub array: HostArray,
+  /// `None`: the input stack is the result, unchanged (measurements).
+  pub array: Option<HostArray>,
   pub stream: Option<u64>,
+  /// The special output, JSON (thresholds, a regions table, peaks).
+  pub special: Option<String>,
+  /// The device ran it on the host (its arrays transferred there and back; DESIGN §12).
+  pub on_host: bool,
+}
+
+impl ProcessorOutput {
+  /// A result array made on the device.
+  pub fn array(array: HostArray, stream: Option<u64>) -> ProcessorOutput {
+    ProcessorOutput { array: Some(array), stream, special: None, on_host: false }
+  }
 }
 
 /// `countCellsSingleChannel`'s per-slice results (JSON), its int32 masks when asked, the stream used.

@@ -361,10 +361,10 @@ impl BackendDevice for CudaDevice {
     self.with_stream(|ts| self.call("cuStreamWaitEvent", || ts.stream.wait(ev)))
   }
   fn run_processor(&self, c: &ProcessorCall) -> SbResult<ProcessorOutput> {
-    let inputs: Vec<&HostArray> = std::iter::once(c.input).chain(c.aux).collect();
-    let (array, stream) =
-      self.on_stream(&inputs, c.cancel, |ctx| stackbridge_gpu::dispatch::run_processor(ctx, c.name, c.input, c.options, c.aux, c.cancel), |a| Some(a))?;
-    Ok(ProcessorOutput { array, stream: Some(stream) })
+    let inputs: Vec<&HostArray> = std::iter::once(c.input).chain(c.aux.iter().flatten()).collect();
+    let (out, stream) =
+      self.on_stream(&inputs, c.cancel, |ctx| stackbridge_gpu::dispatch::run_named(ctx, c.name, c.input, c.options, c.aux, c.cancel), |o| o.array.as_ref())?;
+    Ok(ProcessorOutput { array: out.array, stream: Some(stream), special: out.special, on_host: out.on_host })
   }
   fn count_cells(&self, input: &HostArray, options: &str, cancel: &Cancel) -> SbResult<CountOutput> {
     let ((results, masks), stream) =

@@ -68,8 +68,9 @@ fn every_processor_on_cuda_equals_the_cpu_processor_bit_for_bit() {
     for (name, options) in common::CALLS {
       let aux = (*name == "applyMask").then_some(&mask);
       let want = stackbridge_kernels::dispatch::run_processor(name, &host, options, aux).unwrap();
-      let call = backend::ProcessorCall { name, input: &on_gpu, options, aux, cancel: &none };
-      let got = dev.run_processor(&call).unwrap_or_else(|e| panic!("{name} {options} on {dtype:?}: {e:?}")).array;
+      let further = [aux.cloned()];
+      let call = backend::ProcessorCall { name, input: &on_gpu, options, aux: if aux.is_some() { &further } else { &[] }, cancel: &none };
+      let got = dev.run_processor(&call).unwrap_or_else(|e| panic!("{name} {options} on {dtype:?}: {e:?}")).array.expect("an array");
       assert_eq!(got.device(), Device::Cuda(0));
       assert_eq!((&got.shape, got.dtype), (&want.shape, want.dtype), "{name} {options} on {dtype:?}");
       // CUDA devices have fp64 and the kernels run with --fmad=false: the CPU's arithmetic, exactly.

@@ -12,7 +12,7 @@ use stackbridge_core::array::HostArray;
 use stackbridge_core::backend::{mark_written, order_before_use, BackendDevice, CountOutput, DeviceDescription, Event, ProcessorCall, ProcessorOutput};
 use stackbridge_core::storage::Storage;
 use stackbridge_core::{Cancel, Device, SbError, SbResult};
-use stackbridge_kernels::dispatch::{run_count_cells_cancellable, run_processor_cancellable};
+use stackbridge_kernels::dispatch::{run_count_cells_cancellable, run_named};
 use std::alloc::{alloc, alloc_zeroed, dealloc, Layout};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -209,15 +209,21 @@ impl BackendDevice for FakeDevice {
   }
   fn run_processor(&self, c: &ProcessorCall) -> SbResult<ProcessorOutput> {
     let stream = order_before_use(self, &*c.input.storage.block()?)?;
-    let aux = c.aux.map(host_view).transpose()?;
-    let host = run_processor_cancellable(c.name, &host_view(c.input)?, c.options, aux.as_ref(), c.cancel)?;
+    let aux: Vec<Option<HostArray>> = c.aux.iter().map(|a| a.as_ref().map(host_view).transpose()).collect::<SbResult<_>>()?;
+    let host = run_named(c.name, &host_view(c.input)?, c.options, &aux, c.cancel)?;
     // A device kernel works in device memory: hold a scratch of the output's size while it "runs"
     // (as the real kernels' intermediate passes do), so the budget sees what a card would.
-    let scratch = self.allocator.allocate(host.nbytes(), false)?;
-    let out = self.to_device(host, stream)?;
-    drop(scratch);
+    let array = match host.array {
+      Some(a) => {
+        let scratch = self.allocator.allocate(a.nbytes(), false)?;
+        let out = self.to_device(a, stream)?;
+        drop(scratch);
+        Some(out)
+      }
+      None => None,
+    };
     self.push("launch", stream, c.name);
-    Ok(ProcessorOutput { array: out, stream: Some(stream) })
+    Ok(ProcessorOutput { array, stream: Some(stream), special: host.special, on_host: false })
   }
   fn count_cells(&self, input: &HostArray, options: &str, cancel: &Cancel) -> SbResult<CountOutput> {
     let stream = order_before_use(self, &*input.storage.block()?)?;

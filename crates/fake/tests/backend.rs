@@ -80,11 +80,11 @@ fn another_stream_waits_on_the_event_of_the_last_write() {
   let a = ramp(vec![2, 32, 32]);
   let d = backend::transfer(&a, Device::Cuda(0), MemoryType::Cupy, &Cancel::none()).unwrap();
   let run = |x: &HostArray| {
-    let call = ProcessorCall { name: "gaussian", input: x, options: r#"{"sigma":1}"#, aux: None, cancel: &Cancel::none() };
+    let call = ProcessorCall { name: "gaussian", input: x, options: r#"{"sigma":1}"#, aux: &[], cancel: &Cancel::none() };
     f.run_processor(&call).unwrap()
   };
   // Thread 1 writes `g` on its stream; thread 2 reads it on another.
-  let (g, s1) = std::thread::scope(|s| s.spawn(|| { let o = run(&d); (o.array, o.stream.unwrap()) }).join().unwrap());
+  let (g, s1) = std::thread::scope(|s| s.spawn(|| { let o = run(&d); (o.array.unwrap(), o.stream.unwrap()) }).join().unwrap());
   let s2 = std::thread::scope(|s| s.spawn(|| run(&g).stream.unwrap()).join().unwrap());
   assert_ne!(s1, s2, "each engine thread has its own stream");
   let log = f.log();
@@ -94,12 +94,12 @@ fn another_stream_waits_on_the_event_of_the_last_write() {
   let launch = log.iter().rposition(|o| o.kind == "launch" && o.stream == s2).unwrap();
   assert!(rec < wait && wait < launch, "record {rec} < wait {wait} < launch {launch}: {log:?}");
   // The same stream never waits on itself.
-  let again = std::thread::scope(|s| s.spawn(|| { let o = run(&g); let o2 = run(&o.array); (o.stream, o2.stream) }).join().unwrap());
+  let again = std::thread::scope(|s| s.spawn(|| { let o = run(&g); let o2 = run(o.array.as_ref().unwrap()); (o.stream, o2.stream) }).join().unwrap());
   assert_eq!(again.0, again.1);
   // And the results equal the host backend's (the oracle).
   let host = |x: &HostArray| {
-    let call = ProcessorCall { name: "gaussian", input: x, options: r#"{"sigma":1}"#, aux: None, cancel: &Cancel::none() };
-    HostDevice.run_processor(&call).unwrap().array
+    let call = ProcessorCall { name: "gaussian", input: x, options: r#"{"sigma":1}"#, aux: &[], cancel: &Cancel::none() };
+    HostDevice.run_processor(&call).unwrap().array.unwrap()
   };
   assert_eq!(host_bytes(&g), host(&a).pin().unwrap().bytes());
 }

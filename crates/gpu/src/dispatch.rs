@@ -10,7 +10,17 @@ use stackbridge_kernels::count::SliceResult;
 use stackbridge_kernels::dispatch::{check_mask, count_params, Op};
 use stackbridge_kernels::Dims;
 
-/// Runs processor `name` on `input` (an array on `ctx`'s device). `aux` is `applyMask`'s mask,
+/// Runs processor `name` — of DESIGN §7 or of the set (§12) — on `input` (an array on `ctx`'s
+/// device) with its further arrays `aux`, which may live anywhere.
+pub fn run_named<C: Gpu>(ctx: &C, name: &str, input: &HostArray, options: &str, aux: &[Option<HostArray>], cancel: &Cancel) -> SbResult<crate::set::SetResult> {
+  if let Some(op) = stackbridge_kernels::set::find(name) {
+    return crate::set::run(ctx, op, input, aux, options, cancel);
+  }
+  let first = stackbridge_kernels::dispatch::single_aux(name, aux)?;
+  Ok(crate::set::SetResult { array: Some(run_processor(ctx, name, input, options, first, cancel)?), special: None, on_host: false })
+}
+
+/// Runs processor `name` of DESIGN §7 on `input` (an array on `ctx`'s device). `aux` is `applyMask`'s mask,
 /// which may live anywhere: a mask in another device's memory is brought to the host first.
 pub fn run_processor<C: Gpu>(ctx: &C, name: &str, input: &HostArray, options: &str, aux: Option<&HostArray>, cancel: &Cancel) -> SbResult<HostArray> {
   let op = Op::parse(name, options)?;

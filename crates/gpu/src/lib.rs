@@ -8,6 +8,7 @@
 
 pub mod dispatch;
 pub mod proc;
+pub mod set;
 
 use stackbridge_core::{DType, Device, Element, HostArray, MemoryType, SbError, SbResult};
 use std::sync::Arc;

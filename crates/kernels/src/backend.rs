@@ -2,7 +2,7 @@
 //! CPU processors of this crate, copies as parallel memcpy. Work completes before each call
 //! returns, so the host needs no events.
 
-use crate::dispatch::{run_count_cells_cancellable, run_processor_cancellable};
+use crate::dispatch::{run_count_cells_cancellable, run_named};
 use stackbridge_core::alloc::{host_allocator, CachingAllocator};
 use stackbridge_core::backend::{BackendDevice, CountOutput, DeviceDescription, ProcessorCall, ProcessorOutput};
 use stackbridge_core::{Cancel, Device, HostArray, SbResult};
@@ -33,7 +33,8 @@ impl BackendDevice for HostDevice {
     Ok(())
   }
   fn run_processor(&self, c: &ProcessorCall) -> SbResult<ProcessorOutput> {
-    Ok(ProcessorOutput { array: run_processor_cancellable(c.name, c.input, c.options, c.aux, c.cancel)?, stream: None })
+    let out = run_named(c.name, c.input, c.options, c.aux, c.cancel)?;
+    Ok(ProcessorOutput { array: out.array, stream: None, special: out.special, on_host: false })
   }
   fn count_cells(&self, input: &HostArray, options: &str, cancel: &Cancel) -> SbResult<CountOutput> {
     let (results, masks) = run_count_cells_cancellable(input, options, cancel)?;

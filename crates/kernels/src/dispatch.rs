@@ -30,6 +30,48 @@ pub const PROCESSORS: [(&str, bool); 11] = [
   ("gaussian", true),
 ];
 
+/// What the binding and the TypeScript families learn of each processor (§7 and the set of §12).
+#[derive(Clone, Debug)]
+pub struct ProcessorInfo {
+  pub name: &'static str,
+  pub separable: bool,
+  /// The arrays it takes after the stack (`?`: optional, passed as the option of that name).
+  pub arrays: Vec<&'static str>,
+  /// The result has the input's dtype.
+  pub keeps_dtype: bool,
+  /// Its special output's name.
+  pub special: Option<&'static str>,
+}
+
+/// Every processor: DESIGN §7's, then the set's.
+pub fn processor_table() -> Vec<ProcessorInfo> {
+  let section7 = PROCESSORS.iter().map(|&(name, separable)| ProcessorInfo {
+    name,
+    separable,
+    arrays: if name == "applyMask" { vec!["mask"] } else { vec![] },
+    keeps_dtype: !matches!(name, "stackPercentileNormalize" | "percentileNormalize"),
+    special: None,
+  });
+  let set = crate::set::all().map(|op| ProcessorInfo { name: op.name, separable: op.separable, arrays: op.arrays.to_vec(), keeps_dtype: op.keeps_dtype, special: op.special });
+  section7.chain(set).collect()
+}
+
+/// The one further array a processor of §7 may take (more is an error).
+pub fn single_aux<'a>(name: &str, aux: &'a [Option<HostArray>]) -> SbResult<Option<&'a HostArray>> {
+  if aux.len() > 1 {
+    return Err(SbError::invalid(format!("{name} takes at most one further array, got {}", aux.len())).with("processor", name));
+  }
+  Ok(aux.first().and_then(|a| a.as_ref()))
+}
+
+/// Runs processor `name` — of DESIGN §7 or of the set (§12) — on a host stack with its further arrays.
+pub fn run_named(name: &str, input: &HostArray, options: &str, aux: &[Option<HostArray>], cancel: &Cancel) -> SbResult<crate::set::Output> {
+  if let Some(op) = crate::set::find(name) {
+    return crate::set::run(op, input, aux, options, cancel);
+  }
+  Ok(crate::set::Output::array(run_processor_cancellable(name, input, options, single_aux(name, aux)?, cancel)?))
+}
+
 fn new_like(input: &HostArray, dims: Dims, dtype: DType) -> SbResult<HostArray> {
   let out = input.alloc_like(vec![dims.z, dims.h, dims.w], dtype, input.memory_type, false)?;
   Ok(HostArray { readonly: input.memory_type.is_immutable(), ..out })
@@ -120,7 +162,7 @@ impl Op {
         return Err(
           SbError::invalid(format!(
             "unknown processor {other:?}; expected one of {}",
-            PROCESSORS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+            processor_table().iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
           ))
           .with("processor", other),
         )

@@ -20,6 +20,7 @@ pub mod pointwise;
 pub mod projection;
 pub mod resize;
 pub mod segment;
+pub mod set;
 pub mod sharpen;
 pub mod tophat;
 

@@ -95,9 +95,9 @@ impl BackendDevice for OpenClDevice {
     c.cancel.check()?;
     dispatch::device_of(c.input, c.name)?;
     let ctx = Ctx::new(self.dev)?;
-    let array = stackbridge_gpu::dispatch::run_processor(&ctx, c.name, c.input, c.options, c.aux, c.cancel)?;
+    let out = stackbridge_gpu::dispatch::run_named(&ctx, c.name, c.input, c.options, c.aux, c.cancel)?;
     c.cancel.check()?;
-    Ok(ProcessorOutput { array, stream: Some(ctx.queue_id()) })
+    Ok(ProcessorOutput { array: out.array, stream: Some(ctx.queue_id()), special: out.special, on_host: out.on_host })
   }
   fn count_cells(&self, input: &HostArray, options: &str, cancel: &Cancel) -> SbResult<CountOutput> {
     cancel.check()?;

@@ -8,3 +8,4 @@ pub mod normalize;
 pub mod pointwise;
 pub mod projection;
 pub mod tophat;
+pub mod set;

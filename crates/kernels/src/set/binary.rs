@@ -1,0 +1,5 @@
+//! Set operations: binary (DESIGN §12).
+
+use super::SetOp;
+
+pub const OPS: &[SetOp] = &[];
