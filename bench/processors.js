@@ -83,8 +83,7 @@ async function sharpBlur(sharp, stack, blurArg) {
  * stackbridge timing of `fn` (returns an NDArray, or the [stack, results, masks] of counting):
  * warm-up once (its result goes to `keep`), then the median of 5 runs, 3 when a run takes over 1 s.
  */
-async function timeOp(fn, keep = () => {}) {
-  const release = (r) => (Array.isArray(r) ? r[2]?.dispose() : r?.dispose());
+export async function timeOp(fn, keep = () => {}, release = (r) => (Array.isArray(r) ? r[2]?.dispose() : r?.dispose())) {
   let t = performance.now();
   const first = await fn();
   const warm = performance.now() - t;
@@ -160,7 +159,7 @@ export function f1Score(truth, detections, tol = F1_TOLERANCE) {
 }
 
 /** A Markdown table (pastes into the README as is). */
-function printMarkdown(title, headers, rows) {
+export function printMarkdown(title, headers, rows) {
   const cells = [headers, ...rows].map((r) => r.map((c) => String(c).replaceAll('|', '\\|')));
   const widths = headers.map((_, c) => Math.max(3, ...cells.map((r) => r[c].length)));
   const line = (r) => `| ${r.map((s, c) => s.padEnd(widths[c])).join(' | ')} |`;

@@ -6,14 +6,15 @@
 // STACKBRIDGE_BENCH_VENV (another venv directory), STACKBRIDGE_BENCH_PYTHON (an interpreter, used as is:
 // on a GPU machine the system Python that has CuPy and PyTorch).
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const VENV = process.env.STACKBRIDGE_BENCH_VENV ?? join(ROOT, '.bench-venv');
 const VENV_OK = '.stackbridge-bench-ok'; // written once pip has installed every peer package
-const PIP_PACKAGES = ['numpy', 'scipy', 'scikit-image', 'opencv-python-headless'];
+// pyclesperanto-opencl is pyclesperanto's OpenCL backend (the set bench runs it on the same device as ours).
+const PIP_PACKAGES = ['numpy', 'scipy', 'scikit-image', 'opencv-python-headless', 'pyclesperanto', 'pyclesperanto-opencl'];
 const PIP_TIMEOUT_S = 300;
 const PEERS_TIMEOUT_S = 400;
 
@@ -37,7 +38,8 @@ export function resolvePython(log) {
   }
   const venvPy = join(VENV, 'bin', 'python');
   const where = show(VENV);
-  if (existsSync(venvPy) && existsSync(join(VENV, VENV_OK))) {
+  // The marker names what was installed: a venv made before a peer was added gets it installed now.
+  if (existsSync(venvPy) && existsSync(join(VENV, VENV_OK)) && readFileSync(join(VENV, VENV_OK), 'utf8') === `${PIP_PACKAGES.join(' ')}\n`) {
     log.push(`python: ${show(venvPy)}`);
     return venvPy;
   }
@@ -77,16 +79,16 @@ export function resolvePython(log) {
   return venvPy;
 }
 
-/** Runs bench/peers.py on `request`; returns its JSON, or `{ failed }`. Progress streams to stderr. */
-export function runPeers(python, request) {
-  const script = join(ROOT, 'bench', 'peers.py');
+/** Runs bench/`name` (peers.py or set_peers.py) on `request`; returns its JSON, or `{ failed }`. Progress streams to stderr. */
+export function runPeers(python, request, name = 'peers.py') {
+  const script = join(ROOT, 'bench', name);
   const r = run(python, [script], {
     input: JSON.stringify(request), timeout: PEERS_TIMEOUT_S * 1000, maxBuffer: 64 << 20, stdio: ['pipe', 'pipe', 'inherit'],
   });
-  if (r.error || r.status !== 0) return { failed: `peers.py: ${lastLine(r)}` };
+  if (r.error || r.status !== 0) return { failed: `${name}: ${lastLine(r)}` };
   try {
     return JSON.parse(r.stdout.trim().split('\n').pop());
   } catch {
-    return { failed: `peers.py printed no JSON: ${r.stdout.slice(-200)}` };
+    return { failed: `${name} printed no JSON: ${r.stdout.slice(-200)}` };
   }
 }

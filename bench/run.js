@@ -184,6 +184,7 @@ const SECTIONS = {
   conversions: benchConversions, copy: benchCopy, overhead: benchOverhead, casts: benchCasts,
   // Loaded on demand: the processor modules need the native kernels, the other sections do not.
   processors: async () => (await import('./processors.js')).benchProcessors(),
+  set: async () => (await import('./set.js')).benchSet(),
   opencl: async () => (await import('./device.js')).benchDevice('opencl', 'no OpenCL device (install pocl-opencl-icd for PoCL on the CPU)'),
   cuda: async () => (await import('./device.js')).benchDevice('cuda', 'no CUDA device on this machine (the section runs where one exists, e.g. from scripts/gpu-check)'),
 };

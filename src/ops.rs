@@ -27,6 +27,7 @@ fn typed_array_dtype(t: sys::napi_typedarray_type) -> Option<DType> {
     sys::TypedarrayType::uint16_array => DType::U16,
     sys::TypedarrayType::int16_array => DType::I16,
     sys::TypedarrayType::int32_array => DType::I32,
+    sys::TypedarrayType::uint32_array => DType::U32,
     sys::TypedarrayType::float32_array => DType::F32,
     sys::TypedarrayType::float64_array => DType::F64,
     _ => return None,

@@ -36,6 +36,7 @@ pub fn typedarray_type(d: DType) -> sys::napi_typedarray_type {
     DType::U16 => sys::TypedarrayType::uint16_array,
     DType::I16 => sys::TypedarrayType::int16_array,
     DType::I32 => sys::TypedarrayType::int32_array,
+    DType::U32 => sys::TypedarrayType::uint32_array,
     DType::F32 => sys::TypedarrayType::float32_array,
     DType::F64 => sys::TypedarrayType::float64_array,
   }

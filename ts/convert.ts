@@ -89,7 +89,7 @@ function tensorDtype(t: Tensor): Dtype {
 }
 
 const bytesOf = (shape: readonly number[], dtype: Dtype): number =>
-  shape.reduce((a, b) => a * b, 1) * { uint8: 1, uint16: 2, int16: 2, int32: 4, float32: 4, float64: 8 }[dtype];
+  shape.reduce((a, b) => a * b, 1) * { uint8: 1, uint16: 2, int16: 2, int32: 4, uint32: 4, float32: 4, float64: 8 }[dtype];
 
 function checkSource(data: unknown, declared: MemoryTypeName | MemoryType | undefined): MemoryTypeName {
   const detected = detectMemoryType(data);
@@ -206,12 +206,12 @@ async function toTensor(arr: NDArray, gpuId: number | undefined, allow: boolean,
     if (kind === 'zero-copy') kind = 'transfer';
   } else {
     // Widening runs in Rust on a worker thread (an Int32Array.from of 64 MiB blocks the event loop
-    // for ~100 ms). uint8/uint16/int16 fit int32 exactly; float64 → float32 is not exact, so the
-    // original values are kept for the way back (tensors are immutable: this tensor always stands
-    // for exactly them).
+    // for ~100 ms). uint8/uint16/int16 fit int32 exactly; float64 → float32 and uint32 → int32
+    // (tfjs has no uint32; values from 2^31 wrap) are not, so the original values are kept for the
+    // way back (tensors are immutable: this tensor always stands for exactly them).
     const wide = await astype(host, dtype === 'float64' ? 'float32' : 'int32');
     tensor = await tensorOwning(wide, shape);
-    originals.set(tensor, { dtype, exact: dtype === 'float64' ? await copy(host) : undefined });
+    originals.set(tensor, { dtype, exact: dtype === 'float64' || dtype === 'uint32' ? await copy(host) : undefined });
     if (kind === 'zero-copy') kind = 'transfer';
   }
   if (host !== arr) host.dispose();

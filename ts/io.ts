@@ -23,7 +23,7 @@ export interface TiffInfo {
   pages: number;
   width: number;
   height: number;
-  /** The pixel type in the file; `uint32` arrives as int32 when every value fits, else float64. */
+  /** The pixel type in the file (the array has the same dtype). */
   fileDtype: 'uint8' | 'uint16' | 'uint32' | 'int16' | 'int32' | 'float32' | 'float64';
   compression: 'none' | 'lzw' | 'deflate' | 'packbits' | string;
   bigtiff: boolean;

@@ -191,6 +191,7 @@ const DTYPE_OF_CTOR = new Map<Function, Dtype>([
   [Uint16Array, 'uint16'],
   [Int16Array, 'int16'],
   [Int32Array, 'int32'],
+  [Uint32Array, 'uint32'],
   [Float32Array, 'float32'],
   [Float64Array, 'float64'],
 ]);
@@ -225,7 +226,7 @@ export function asarray<D extends Dtype = Dtype>(
   const shape = checkShape(options.shape);
   const own = dtypeOfTypedArray(data);
   if (!Array.isArray(data) && own === undefined) {
-    throw new InvalidArgumentError(`asarray expects a TypedArray (uint8, uint16, int16, int32, float32, float64) or an array of numbers, got ${describe(data)}`);
+    throw new InvalidArgumentError(`asarray expects a TypedArray (uint8, uint16, int16, int32, uint32, float32, float64) or an array of numbers, got ${describe(data)}`);
   }
   const dtype = options.dtype === undefined ? (own ?? 'float64') : checkDtype(options.dtype);
   const memoryType = options.memoryType === undefined ? 'numpy' : checkMemoryType(options.memoryType);

@@ -38,9 +38,9 @@ export const MEMORY_TYPES: readonly MemoryTypeName[] = [
 export const GPU_MEMORY_TYPES: readonly MemoryTypeName[] = ['cupy', 'torch', 'tensorflow', 'jax', 'pyclesperanto'];
 
 /** Element types of an `NDArray`. */
-export type Dtype = 'uint8' | 'uint16' | 'int16' | 'int32' | 'float32' | 'float64';
+export type Dtype = 'uint8' | 'uint16' | 'int16' | 'int32' | 'uint32' | 'float32' | 'float64';
 
-export const DTYPES: readonly Dtype[] = ['uint8', 'uint16', 'int16', 'int32', 'float32', 'float64'];
+export const DTYPES: readonly Dtype[] = ['uint8', 'uint16', 'int16', 'int32', 'uint32', 'float32', 'float64'];
 
 /** The TypedArray class that views each dtype. */
 export interface DtypeArrayMap {
@@ -48,6 +48,7 @@ export interface DtypeArrayMap {
   uint16: Uint16Array;
   int16: Int16Array;
   int32: Int32Array;
+  uint32: Uint32Array;
   float32: Float32Array;
   float64: Float64Array;
 }
@@ -68,6 +69,7 @@ export enum DtypeConversion {
   UINT16 = 'uint16',
   INT16 = 'int16',
   INT32 = 'int32',
+  UINT32 = 'uint32',
   FLOAT32 = 'float32',
   FLOAT64 = 'float64',
 }

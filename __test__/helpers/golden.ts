@@ -26,7 +26,7 @@ export interface Manifest {
 
 export const manifest: Manifest = JSON.parse(readFileSync(GOLDEN_DIR + 'manifest.json', 'utf8'));
 
-const DTYPES: Record<string, Dtype> = { u1: 'uint8', u2: 'uint16', i2: 'int16', i4: 'int32', f4: 'float32', f8: 'float64' };
+const DTYPES: Record<string, Dtype> = { u1: 'uint8', u2: 'uint16', i2: 'int16', i4: 'int32', u4: 'uint32', f4: 'float32', f8: 'float64' };
 
 /** A golden `.npy` file as a host NDArray. */
 export function loadNpy(file: string): NDArray {

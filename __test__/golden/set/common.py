@@ -23,8 +23,9 @@ def _save(name, arr):
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8)
     if arr.dtype == np.int64:
-        assert arr.min() >= -(2**31) and arr.max() < 2**31, name
-        arr = arr.astype(np.int32)
+        # skimage's labels and numpy's argmax indices: the engine's uint32 (DESIGN §12).
+        assert arr.size == 0 or (arr.min() >= 0 and arr.max() < 2**32), name
+        arr = arr.astype(np.uint32)
     np.save(os.path.join(HERE, name), arr, allow_pickle=False)
     return name
 

@@ -33,6 +33,7 @@ fn dl_dtype(dtype: DType) -> DLDataType {
     DType::U16 => (DLDataTypeCode::UINT, 16),
     DType::I16 => (DLDataTypeCode::INT, 16),
     DType::I32 => (DLDataTypeCode::INT, 32),
+    DType::U32 => (DLDataTypeCode::UINT, 32),
     DType::F32 => (DLDataTypeCode::FLOAT, 32),
     DType::F64 => (DLDataTypeCode::FLOAT, 64),
   };
@@ -45,6 +46,7 @@ fn engine_dtype(t: DLDataType) -> SbResult<DType> {
     (DLDataTypeCode::UINT, 16, 1) => DType::U16,
     (DLDataTypeCode::INT, 16, 1) => DType::I16,
     (DLDataTypeCode::INT, 32, 1) => DType::I32,
+    (DLDataTypeCode::UINT, 32, 1) => DType::U32,
     (DLDataTypeCode::FLOAT, 32, 1) => DType::F32,
     (DLDataTypeCode::FLOAT, 64, 1) => DType::F64,
     _ => {

@@ -8,12 +8,13 @@ pub enum DType {
   U16,
   I16,
   I32,
+  U32,
   F32,
   F64,
 }
 
 impl DType {
-  pub const ALL: [DType; 6] = [DType::U8, DType::U16, DType::I16, DType::I32, DType::F32, DType::F64];
+  pub const ALL: [DType; 7] = [DType::U8, DType::U16, DType::I16, DType::I32, DType::U32, DType::F32, DType::F64];
 
   pub fn parse(s: &str) -> SbResult<DType> {
     Ok(match s {
@@ -21,12 +22,13 @@ impl DType {
       "uint16" => DType::U16,
       "int16" => DType::I16,
       "int32" => DType::I32,
+      "uint32" => DType::U32,
       "float32" => DType::F32,
       "float64" => DType::F64,
       other => {
         return Err(
           SbError::dtype(format!(
-            "unsupported dtype {other:?}; expected one of uint8, uint16, int16, int32, float32, float64"
+            "unsupported dtype {other:?}; expected one of uint8, uint16, int16, int32, uint32, float32, float64"
           ))
           .with("dtype", other),
         )
@@ -40,6 +42,7 @@ impl DType {
       DType::U16 => "uint16",
       DType::I16 => "int16",
       DType::I32 => "int32",
+      DType::U32 => "uint32",
       DType::F32 => "float32",
       DType::F64 => "float64",
     }
@@ -49,7 +52,7 @@ impl DType {
     match self {
       DType::U8 => 1,
       DType::U16 | DType::I16 => 2,
-      DType::I32 | DType::F32 => 4,
+      DType::I32 | DType::U32 | DType::F32 => 4,
       DType::F64 => 8,
     }
   }
@@ -99,6 +102,7 @@ element!(u8, DType::U8);
 element!(u16, DType::U16);
 element!(i16, DType::I16);
 element!(i32, DType::I32);
+element!(u32, DType::U32);
 element!(f32, DType::F32);
 element!(f64, DType::F64);
 
@@ -121,6 +125,10 @@ macro_rules! with_dtype {
       }
       $crate::dtype::DType::I32 => {
         type $T = i32;
+        $body
+      }
+      $crate::dtype::DType::U32 => {
+        type $T = u32;
         $body
       }
       $crate::dtype::DType::F32 => {

@@ -141,6 +141,7 @@ fn scale_float<F: Float, D: Element>(src: &[F], dst: &mut [D], dtype: DType) -> 
     DType::U16 => (65535.0, 0.0),
     DType::I16 => (65535.0, 32768.0),
     DType::I32 => (4294967295.0, 2147483648.0),
+    DType::U32 => (4294967295.0, 0.0),
     DType::F32 | DType::F64 => return false,
   };
   let (range, m, o) = (hi - lo, F::lit(mul), F::lit(off));

@@ -17,6 +17,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
   ("filters", include_str!("../kernels/filters.cl")),
   ("histogram", include_str!("../kernels/histogram.cl")),
   ("projection", include_str!("../kernels/projection.cl")),
+  ("set", include_str!("../kernels/set.cl")),
 ];
 
 /// The full source of program `name` (header + body), or `None` for an unknown name.
@@ -27,7 +28,7 @@ pub fn source(name: &str) -> Option<String> {
 /// Kernel type names of the engine dtypes (OpenCL C built-ins; `portability.h` typedefs them for CUDA),
 /// with whether each is a float.
 pub const ELEMENT_TYPES: &[(&str, bool)] =
-  &[("uchar", false), ("ushort", false), ("short", false), ("int", false), ("float", true), ("double", true)];
+  &[("uchar", false), ("ushort", false), ("short", false), ("int", false), ("uint", false), ("float", true), ("double", true)];
 
 /// `-D {name}={t} -D {name}_IS_FLOAT=0|1`: how every domain passes an element type to a program.
 pub fn type_defines(name: &str, t: &str, is_float: bool) -> String {
@@ -45,6 +46,7 @@ pub fn variants() -> Vec<(&'static str, String)> {
     out.push(("elementwise", d.clone()));
     out.push(("histogram", d.clone()));
     out.push(("projection", d.clone()));
+    out.push(("set", d.clone()));
     out.push(("morphology", type_defines("M_T", t, is_float)));
     for w in ["float", "double"] {
       out.push(("filters", format!("{d} -D W={w}")));

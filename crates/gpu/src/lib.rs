@@ -140,6 +140,7 @@ pub fn kernel_type(dtype: DType) -> &'static str {
     DType::U16 => "ushort",
     DType::I16 => "short",
     DType::I32 => "int",
+    DType::U32 => "uint",
     DType::F32 => "float",
     DType::F64 => "double",
   }

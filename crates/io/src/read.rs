@@ -17,7 +17,7 @@ pub struct TiffInfo {
   pub pages: usize,
   pub width: usize,
   pub height: usize,
-  /// The pixel type stored in the file (`uint32` is read as int32 or float64, see `read_tiff`).
+  /// The pixel type stored in the file.
   pub file_dtype: &'static str,
   pub compression: String,
   pub bigtiff: bool,
@@ -85,7 +85,7 @@ fn dtypes(name: &str, k: PageKind) -> SbResult<(&'static str, DType)> {
     (8, 1) => ("uint8", DType::U8),
     (16, 1) => ("uint16", DType::U16),
     (16, 2) => ("int16", DType::I16),
-    (32, 1) => ("uint32", DType::I32),
+    (32, 1) => ("uint32", DType::U32),
     (32, 2) => ("int32", DType::I32),
     (32, 3) => ("float32", DType::F32),
     (64, 3) => ("float64", DType::F64),
@@ -137,8 +137,6 @@ pub fn read_tiff_file(path: &str) -> SbResult<(HostArray, TiffInfo)> {
 }
 
 /// Decodes every page of the TIFF in `bytes` (`name` is only for messages). Pages must share size and type.
-/// uint32 files (label images, mostly) are returned as int32 when every value fits, else as
-/// float64, which holds every uint32 exactly; the engine has no uint32 dtype.
 pub fn read_tiff(bytes: &[u8], name: &str) -> SbResult<(HostArray, TiffInfo)> {
   read_tiff_from(&|| Ok(Cursor::new(bytes)), name)
 }
@@ -177,34 +175,12 @@ fn read_tiff_from<R: Read + Seek>(src: &(impl Fn() -> std::io::Result<R> + Sync)
     }
   }
   let info = TiffInfo { pages, width: w, height: h, file_dtype, compression: compression_name(compression), bigtiff: header[2] == 43 || header[3] == 43, tiled, description, ome };
-  let page_bytes = w * h * if file_dtype == "uint32" { 4 } else { dtype.size() };
+  let page_bytes = w * h * dtype.size();
   let shape = vec![pages, h, w];
-  if file_dtype == "uint32" {
-    let mut raw = vec![0u32; pages * w * h];
-    decode_pages(src, name, bytemuck_u32(&mut raw), page_bytes, (w, h), (dtype.is_float(), header.starts_with(b"MM")))?;
-    return Ok((widen_u32(&raw, shape)?, info));
-  }
   let out = HostArray::alloc(shape, dtype, MemoryType::Numpy, false)?;
   let pinned = out.pin()?;
   decode_pages(src, name, pinned.as_mut_bytes(), page_bytes, (w, h), (dtype.is_float(), header.starts_with(b"MM")))?;
   Ok((out, info))
-}
-
-fn bytemuck_u32(v: &mut [u32]) -> &mut [u8] {
-  // SAFETY: u32 has no invalid bit patterns and u8 has alignment 1.
-  unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, v.len() * 4) }
-}
-
-fn widen_u32(raw: &[u32], shape: Vec<usize>) -> SbResult<HostArray> {
-  let fits = raw.par_iter().all(|&v| v <= i32::MAX as u32);
-  let out = HostArray::alloc(shape, if fits { DType::I32 } else { DType::F64 }, MemoryType::Numpy, false)?;
-  let p = out.pin()?;
-  if fits {
-    p.as_mut_slice::<i32>().par_iter_mut().zip(raw.par_iter()).for_each(|(o, &v)| *o = v as i32);
-  } else {
-    p.as_mut_slice::<f64>().par_iter_mut().zip(raw.par_iter()).for_each(|(o, &v)| *o = v as f64);
-  }
-  Ok(out)
 }
 
 /// Decodes all pages into `out` (`page_bytes` each), a run of consecutive pages per task.

@@ -54,6 +54,7 @@ fn pixel_type(d: DType) -> &'static str {
     DType::U16 => "uint16",
     DType::I16 => "int16",
     DType::I32 => "int32",
+    DType::U32 => "uint32",
     DType::F32 => "float",
     DType::F64 => "double",
   }
@@ -104,6 +105,7 @@ fn encode_as<K: TiffKind, W: Write + Seek>(enc: tiff::TiffResult<TiffEncoder<W, 
     DType::U16 => pages::<colortype::Gray16, _, _>(&mut enc, bytes, dims, xml),
     DType::I16 => pages::<colortype::GrayI16, _, _>(&mut enc, bytes, dims, xml),
     DType::I32 => pages::<colortype::GrayI32, _, _>(&mut enc, bytes, dims, xml),
+    DType::U32 => pages::<colortype::Gray32, _, _>(&mut enc, bytes, dims, xml),
     DType::F32 => pages::<colortype::Gray32Float, _, _>(&mut enc, bytes, dims, xml),
     DType::F64 => pages::<colortype::Gray64Float, _, _>(&mut enc, bytes, dims, xml),
   }

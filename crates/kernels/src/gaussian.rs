@@ -664,9 +664,14 @@ fn narrow<T: Element>(v: f64, lo: f64, hi: f64) -> T {
   } else {
     lo
   };
+  if T::DTYPE == DType::U32 {
+    // SAFETY: t is finite and integral within [0, u32::MAX] ⊆ i64.
+    let i: i64 = unsafe { t.to_int_unchecked() };
+    return T::from_i64_wrapping(i);
+  }
   // SAFETY: t is finite and integral within [lo, hi] ⊆ [i32::MIN, i32::MAX] (every integer
-  // Element fits i32), which is exactly to_int_unchecked's contract. The checked `as` conversion
-  // would not vectorise here.
+  // Element but u32, handled above, fits i32), which is exactly to_int_unchecked's contract. The
+  // checked `as` conversion would not vectorise here.
   let i: i32 = unsafe { t.to_int_unchecked() };
   T::from_i64_wrapping(i as i64)
 }

@@ -71,6 +71,7 @@ pub fn dtype_scale(dtype: stackbridge_core::DType) -> f64 {
     U16 => 65535.0,
     I16 => 32767.0,
     I32 => 2147483647.0,
+    U32 => 4294967295.0,
     F32 | F64 => 1.0,
   }
 }

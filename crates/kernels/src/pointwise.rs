@@ -428,6 +428,7 @@ pub fn int_range(dtype: DType) -> Option<(f64, f64)> {
     DType::U16 => Some((0.0, 65535.0)),
     DType::I16 => Some((-32768.0, 32767.0)),
     DType::I32 => Some((-2147483648.0, 2147483647.0)),
+    DType::U32 => Some((0.0, 4294967295.0)),
     DType::F32 | DType::F64 => None,
   }
 }

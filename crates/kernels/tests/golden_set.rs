@@ -29,6 +29,7 @@ fn load_npy(name: &str) -> HostArray {
     "<u2" => DType::U16,
     "<i2" => DType::I16,
     "<i4" => DType::I32,
+    "<u4" => DType::U32,
     "<f4" => DType::F32,
     "<f8" => DType::F64,
     d => panic!("{name}: dtype {d}"),

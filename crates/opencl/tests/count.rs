@@ -115,6 +115,7 @@ fn blob_methods_every_dtype_and_parameters() {
       DType::U16 => 65535.0,
       DType::I16 => 32767.0,
       DType::I32 => 2147483647.0,
+      DType::U32 => 4294967295.0,
       _ => 1.0,
     };
     let v = spots(2, 128, 160, 0.5 * scale, 0.05 * scale, 0.02 * scale, 3);

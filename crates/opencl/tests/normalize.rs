@@ -13,6 +13,7 @@ fn values_for(dt: DType, n: usize, seed: u64) -> Vec<f64> {
     DType::U16 => (0.0, 4096.0),
     DType::I16 => (-32768.0, 32768.0),
     DType::I32 => (-2.1e9, 2.1e9),
+    DType::U32 => (0.0, 4.29e9),
     DType::F32 | DType::F64 => (-1.0e4, 5.0e4),
   };
   noise(n, seed, lo, hi)

@@ -28,6 +28,7 @@ fn values_for(dt: stackbridge_core::DType, n: usize, seed: u64) -> Vec<f64> {
     U16 => (0.0, 65536.0),
     I16 => (-32768.0, 32768.0),
     I32 => (-2.0e9, 2.0e9),
+    U32 => (0.0, 4.2e9),
     F32 | F64 => (-1.0e4, 1.0e4),
   };
   noise(n, seed, lo, hi)

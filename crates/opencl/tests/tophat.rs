@@ -17,6 +17,7 @@ fn stack_values(dt: DType, z: usize, h: usize, w: usize, seed: u64) -> Vec<f64> 
     DType::U16 => (0.0, 60000.0),
     DType::I16 => (-12000.0, 40000.0),
     DType::I32 => (-1.0e6, 5.0e6),
+    DType::U32 => (0.0, 5.0e6),
     DType::F32 | DType::F64 => (-3.0, 17.0),
   };
   let n = noise(z * h * w, seed, 0.0, 0.6 * span);

@@ -54,7 +54,7 @@ fn bytes_of(dt: DType) -> usize {
   match dt {
     DType::U8 => 1,
     DType::U16 | DType::I16 => 2,
-    DType::I32 | DType::F32 => 4,
+    DType::I32 | DType::U32 | DType::F32 => 4,
     DType::F64 => 8,
   }
 }
@@ -99,8 +99,14 @@ struct MorphTemps<C: Gpu> {
 
 impl<C: Gpu> MorphPlan<C> {
   fn new(ctx: &C, h: usize, w: usize, r: usize, dtype: DType) -> SbResult<MorphPlan<C>> {
+    MorphPlan::with_chords(ctx, h, w, r, dtype, |d| chord_half_width(r, d))
+  }
+
+  /// The plan for a footprint of rows `-r..=r` whose row `d` has half-width `chord(|d|)` (the
+  /// disk's chords, or `r` for every row of the `(2r+1)²` square).
+  fn with_chords(ctx: &C, h: usize, w: usize, r: usize, dtype: DType, chord: impl Fn(usize) -> usize) -> SbResult<MorphPlan<C>> {
     let ry = r.min(h - 1);
-    let halfw: Vec<usize> = (0..=ry).map(|d| chord_half_width(r, d).min(w - 1)).collect();
+    let halfw: Vec<usize> = (0..=ry).map(|d| chord(d).min(w - 1)).collect();
     let whole = halfw.iter().take_while(|&&a| a == w - 1).count();
     let tables = whole <= ry;
     let pad = if tables { halfw[whole] } else { 0 };
@@ -187,6 +193,27 @@ impl<C: Gpu> MorphPlan<C> {
       ],
     )
   }
+}
+
+/// Grey-scale erosion (`max` false) or dilation of every slice of `src` into `out` by `disk(r)`
+/// (`square` false) or the `(2r+1)²` square, clipped to the image (skimage.morphology.erosion /
+/// dilation: out-of-image pixels never win), as `stackbridge_kernels::morphology` computes it.
+pub fn erode_dilate<C: Gpu>(ctx: &C, src: &C::Buf, dims: Dims, dtype: DType, r: usize, square: bool, max: bool, out: &C::Buf) -> SbResult<()> {
+  if dims.is_empty() {
+    return Ok(());
+  }
+  let prog = ctx.program("morphology", &type_defines(ctx, "M_T", dtype)?)?;
+  let plan = if square { MorphPlan::with_chords(ctx, dims.h, dims.w, r, dtype, |_| r)? } else { MorphPlan::new(ctx, dims.h, dims.w, r, dtype)? };
+  let plane = dims.plane();
+  let nz = chunk_slices(dims.z, plan.bytes_per_slice(), TEMP_BUDGET);
+  let tmp = plan.temps(ctx, nz)?;
+  let mut z0 = 0;
+  while z0 < dims.z {
+    let n = nz.min(dims.z - z0);
+    plan.run(ctx, &prog, &tmp, src, z0 * plane, out, z0 * plane, n, max)?;
+    z0 += n;
+  }
+  Ok(())
 }
 
 /// `downsampleFactor == 1`: `skimage.morphology.white_tophat(slice, disk(r))` in the input dtype.

@@ -77,6 +77,6 @@ pub fn assert_equivalent(dev: &ClDevice, name: &str, host: &HostArray, on_cl: &H
   assert!(frac <= max_frac, "{name} {options}: {differing} of {} elements differ ({frac:.4} > {max_frac})", a.len());
 }
 
-pub fn dtypes() -> [DType; 6] {
+pub fn dtypes() -> [DType; 7] {
   DType::ALL
 }
