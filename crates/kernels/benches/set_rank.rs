@@ -28,7 +28,9 @@ fn bench(c: &mut Criterion) {
     ("minimumFilter", r#"{"radius": 3, "footprint": "square"}"#),
     ("meanFilter", r#"{"radius": 3, "footprint": "square"}"#),
   ] {
-    g.bench_function(format!("{name} {opts} 4x1024x1024 u16"), |b| b.iter(|| black_box(run_named(name, &a, opts, &[], &Cancel::none()).unwrap())));
+    g.bench_function(format!("{name} {opts} 4x1024x1024 u16"), |b| {
+      b.iter(|| black_box(run_named(name, &a, opts, &[], &Cancel::none()).unwrap()))
+    });
   }
   g.finish();
 }

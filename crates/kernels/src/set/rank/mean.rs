@@ -143,7 +143,15 @@ pub fn mean_disk_plane<T: Element>(src: &[T], h: usize, w: usize, r: usize, out:
   let n = count as f64;
   let ri = r as isize;
   out.par_chunks_mut(w).enumerate().for_each_init(
-    || (vec![0f64; w], vec![0f64; w + 2 * r], vec![0f64; w + 2 * r], vec![0f64; w + 2 * r], vec![0f64; w]),
+    || {
+      (
+        vec![0f64; w],
+        vec![0f64; w + 2 * r],
+        vec![0f64; w + 2 * r],
+        vec![0f64; w + 2 * r],
+        vec![0f64; w],
+      )
+    },
     |(acc, ext, g, hb, sums), (y, o)| {
       acc.fill(0.0);
       for dy in -ri..=ri {

@@ -92,7 +92,12 @@ fn selection_network(n: usize, k: usize) -> Vec<Cmp> {
   let mut kept = Vec::new();
   for &(a, b) in all.iter().rev() {
     if need[a] || need[b] {
-      kept.push(Cmp { a: a as u16, b: b as u16, min: need[a], max: need[b] });
+      kept.push(Cmp {
+        a: a as u16,
+        b: b as u16,
+        min: need[a],
+        max: need[b],
+      });
       need[a] = true;
       need[b] = true;
     }
@@ -135,7 +140,19 @@ fn run_network<T: Element, const B: usize>(net: &[Cmp], wires: &mut [[T; B]]) {
 
 /// Output rows `y0..` (in `rows`) by the network, one block of `B` pixels at a time.
 #[inline(always)]
-fn network_rows<T: Element, const B: usize>(src: &[T], h: usize, w: usize, offs: &[(isize, isize)], rx: usize, net: &[Cmp], k: usize, y0: usize, rows: &mut [T], wires: &mut Vec<[T; B]>) {
+#[allow(clippy::too_many_arguments)]
+fn network_rows<T: Element, const B: usize>(
+  src: &[T],
+  h: usize,
+  w: usize,
+  offs: &[(isize, isize)],
+  rx: usize,
+  net: &[Cmp],
+  k: usize,
+  y0: usize,
+  rows: &mut [T],
+  wires: &mut Vec<[T; B]>,
+) {
   wires.resize(offs.len(), [src[0]; B]);
   for (i, orow) in rows.chunks_exact_mut(w).enumerate() {
     let y = (y0 + i) as isize;
@@ -169,6 +186,7 @@ fn median_network<T: Element>(src: &[T], h: usize, w: usize, fp: Footprint, out:
   let rx = fp.half_width(0);
   const ROWS: usize = 8;
   #[inline(always)]
+  #[allow(clippy::too_many_arguments)]
   fn go<T: Element, const B: usize>(src: &[T], h: usize, w: usize, offs: &[(isize, isize)], rx: usize, net: &[Cmp], k: usize, out: &mut [T]) {
     out.par_chunks_mut(ROWS * w).enumerate().for_each_init(Vec::<[T; B]>::new, |wires, (i, rows)| {
       cpu_run!(Kernel::Morphology, network_rows::<T, B>(src, h, w, offs, rx, net, k, i * ROWS, rows, wires));
@@ -192,7 +210,10 @@ fn median_huang<T: Element>(src: &[T], h: usize, w: usize, fp: Footprint, out: &
   let (keys, values): (Vec<u32>, Vec<T>) = match T::DTYPE {
     stackbridge_core::DType::U8 | stackbridge_core::DType::U16 => {
       let d = if T::DTYPE == stackbridge_core::DType::U8 { 256 } else { 65536 };
-      (src.par_iter().map(|v| v.to_i64() as u32).collect(), (0..d).map(|v| T::from_f64(v as f64)).collect())
+      (
+        src.par_iter().map(|v| v.to_i64() as u32).collect(),
+        (0..d).map(|v| T::from_f64(v as f64)).collect(),
+      )
     }
     _ => {
       let n = src.len();
@@ -275,7 +296,11 @@ struct Histogram {
 
 impl Histogram {
   fn new(d: usize, shift: u32) -> Self {
-    Histogram { fine: vec![0; d], coarse: vec![0; (d >> shift) + 1], shift }
+    Histogram {
+      fine: vec![0; d],
+      coarse: vec![0; (d >> shift) + 1],
+      shift,
+    }
   }
 
   #[inline]
@@ -308,6 +333,7 @@ impl Histogram {
 
 /// scipy's `NI_Select` (Hoare partition quickselect on doubles, the same comparisons in the same
 /// order), so windows holding NaN get scipy's value.
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(a > b)` is scipy's comparison with NaN
 fn ni_select(buf: &mut [f64], mut min: usize, mut max: usize, mut rank: usize) -> f64 {
   loop {
     if min == max {

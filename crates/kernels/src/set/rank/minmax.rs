@@ -130,7 +130,10 @@ fn square<T: Element, O: Pick>(src: &[T], h: usize, w: usize, r: usize, out: &mu
       let (ext, rest) = scr.split_at_mut(m);
       let (g, hb) = rest.split_at_mut(m);
       for c in 0..x1 - x0 {
-        cpu_run!(Kernel::Morphology, vhgw_line::<T, O>(&cols[c * h..(c + 1) * h], ry, &mut res[c * h..(c + 1) * h], ext, g, hb));
+        cpu_run!(
+          Kernel::Morphology,
+          vhgw_line::<T, O>(&cols[c * h..(c + 1) * h], ry, &mut res[c * h..(c + 1) * h], ext, g, hb)
+        );
       }
       let p = out_ptr;
       for y in 0..h {
@@ -208,5 +211,9 @@ pub fn closing_plane<T: Element>(src: &[T], h: usize, w: usize, fp: Footprint, o
 /// the closing is at least the image; IEEE for floats).
 pub fn black_tophat_plane<T: Element>(src: &[T], h: usize, w: usize, fp: Footprint, out: &mut [T]) {
   closing_plane(src, h, w, fp, out);
-  out.par_iter_mut().zip(src.par_iter()).with_min_len(4096).for_each(|(o, &s)| *o = sub_in_dtype(*o, s));
+  out
+    .par_iter_mut()
+    .zip(src.par_iter())
+    .with_min_len(4096)
+    .for_each(|(o, &s)| *o = sub_in_dtype(*o, s));
 }

@@ -157,7 +157,14 @@ fn run_black_tophat(c: &Call) -> SbResult<Output> {
 }
 
 const fn op(name: &'static str, run: fn(&Call) -> SbResult<Output>) -> SetOp {
-  SetOp { name, separable: true, arrays: &[], keeps_dtype: true, special: None, run }
+  SetOp {
+    name,
+    separable: true,
+    arrays: &[],
+    keeps_dtype: true,
+    special: None,
+    run,
+  }
 }
 
 pub const OPS: &[SetOp] = &[

@@ -23,14 +23,31 @@ fn stack_u16(z: usize, h: usize, w: usize) -> HostArray {
   a
 }
 
-const NAMES: [&str; 7] = ["meanFilter", "medianFilter", "minimumFilter", "maximumFilter", "opening", "closing", "blackTophat"];
+const NAMES: [&str; 7] = [
+  "meanFilter",
+  "medianFilter",
+  "minimumFilter",
+  "maximumFilter",
+  "opening",
+  "closing",
+  "blackTophat",
+];
 
 #[test]
 fn option_errors_are_typed() {
   let a = stack_u16(1, 4, 5);
   for name in NAMES {
-    for bad in [r#"{"radius": -1}"#, r#"{"radius": 1.5}"#, r#"{"radius": 5000}"#, r#"{"footprint": "ball"}"#, r#"{"size": 3}"#, "[1]"] {
-      let e = run_named(name, &a, bad, &[], &Cancel::none()).err().unwrap_or_else(|| panic!("{name} {bad} accepted"));
+    for bad in [
+      r#"{"radius": -1}"#,
+      r#"{"radius": 1.5}"#,
+      r#"{"radius": 5000}"#,
+      r#"{"footprint": "ball"}"#,
+      r#"{"size": 3}"#,
+      "[1]",
+    ] {
+      let e = run_named(name, &a, bad, &[], &Cancel::none())
+        .err()
+        .unwrap_or_else(|| panic!("{name} {bad} accepted"));
       assert_eq!(e.code, ErrorCode::InvalidArgument, "{name} {bad}");
     }
     let e = run_named(name, &a, "{}", &[Some(a.clone())], &Cancel::none()).err().unwrap();
@@ -42,7 +59,12 @@ fn option_errors_are_typed() {
 fn empty_and_tiny_stacks() {
   for name in NAMES {
     for (z, h, w) in [(0, 4, 5), (1, 0, 5), (2, 5, 0), (1, 1, 1), (1, 1, 5), (1, 5, 1), (2, 2, 3)] {
-      for opts in [r#"{"radius": 0}"#, r#"{"radius": 3}"#, r#"{"radius": 3, "footprint": "square"}"#, r#"{"radius": 9}"#] {
+      for opts in [
+        r#"{"radius": 0}"#,
+        r#"{"radius": 3}"#,
+        r#"{"radius": 3, "footprint": "square"}"#,
+        r#"{"radius": 9}"#,
+      ] {
         let a = stack_u16(z, h, w);
         let out = run_named(name, &a, opts, &[], &Cancel::none()).unwrap().array.unwrap();
         assert_eq!(out.shape, a.shape);
@@ -102,7 +124,10 @@ fn median_and_minmax_match_brute_force() {
           let fs: Vec<f32> = s.iter().map(|&v| v as f32 * 0.5 - 7.0).collect();
           let mut fo = vec![0f32; h * w];
           median_plane(&fs, h, w, fp, &mut fo);
-          let want: Vec<f32> = naive_median(&fs.iter().map(|&v| v as f64).collect::<Vec<_>>(), h, w, fp).into_iter().map(|v| v as f32).collect();
+          let want: Vec<f32> = naive_median(&fs.iter().map(|&v| v as f64).collect::<Vec<_>>(), h, w, fp)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
           assert_eq!(fo, want, "median f32 {h}x{w} {shape:?} r={r}");
           for min in [true, false] {
             if min {
