@@ -148,7 +148,7 @@ fn fill_holes_op(call: &Call) -> SbResult<Output> {
 fn fill_holes(bin: &[u8], h: usize, w: usize, out: &mut [u8]) {
   out.fill(1);
   let mut stack: Vec<usize> = Vec::new();
-  let mut visit = |i: usize, out: &mut [u8], stack: &mut Vec<usize>| {
+  let visit = |i: usize, out: &mut [u8], stack: &mut Vec<usize>| {
     if bin[i] == 0 && out[i] == 1 {
       out[i] = 0;
       stack.push(i);
