@@ -6,7 +6,11 @@
  * to renumbering) and the same values within the case's tolerance otherwise.
  */
 import test from 'ava';
+import * as tf from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { convertMemory } from '../ts/convert.js';
+import { asarray } from '../ts/ndarray.js';
 import { devices } from '../ts/devices.js';
 import type { NDArray } from '../ts/ndarray.js';
 import { PROCESSOR_TABLE } from '../ts/processors/host.js';
@@ -167,6 +171,22 @@ test('every set operation is in every family and in the registry, with golden ca
     // An operation with further arrays cannot be split along Z with the stack alone.
     if (e.arrays.length > 0) t.false(e.separable, `${e.name} takes arrays, so it is not separable`);
   }
+});
+
+test('the family modules and the pipeline schema list every processor of the table (scripts/families.mjs --check)', (t) => {
+  const out = execFileSync(process.execPath, ['scripts/families.mjs', '--check'], { encoding: 'utf8' });
+  t.regex(out, /up to date/);
+});
+
+test.serial('uint32 (labels) survives tensorflow and back exactly, values from 2^31 included', async (t) => {
+  await tf.setBackend('cpu');
+  const a = asarray(new Uint32Array([0, 1, 2 ** 31 - 1, 2 ** 31, 4294967295, 7]), { shape: [1, 2, 3], dtype: 'uint32' });
+  const tensor = (await convertMemory(a, { targetType: 'tensorflow' })) as tf.Tensor;
+  t.is(tensor.dtype, 'int32', 'tfjs has no uint32: the int32 view');
+  const back = (await convertMemory(tensor, { targetType: 'numpy' })) as NDArray;
+  t.is(back.dtype, 'uint32');
+  t.deepEqual(Array.from(back.data), [0, 1, 2 ** 31 - 1, 2 ** 31, 4294967295, 7]);
+  tensor.dispose();
 });
 
 const SECTION7 = new Set([

@@ -20,15 +20,11 @@ pub struct SetResult {
 /// A device implementation: the same contract as `SetOp::run`, on `ctx`'s device.
 pub type DeviceRun<C> = fn(&C, &Call) -> SbResult<Output>;
 
-/// Whether `name` has device kernels (else a GPU domain runs it on the host).
-pub fn on_device(name: &str) -> bool {
-  crate::proc::set::NAMES.contains(&name)
-}
 
 /// Runs `op` for an input on `ctx`'s device; `aux` may live anywhere (brought to the input's device
 /// or the host as the implementation needs).
 pub fn run<C: Gpu>(ctx: &C, op: &'static SetOp, input: &HostArray, aux: &[Option<HostArray>], options: &str, cancel: &Cancel) -> SbResult<SetResult> {
-  if let Some(f) = crate::proc::set::lookup::<C>(op.name) {
+  if let Some(f) = crate::proc::set::lookup::<C>(op.name, input.dtype) {
     let here: Vec<Option<HostArray>> = aux.iter().map(|a| a.as_ref().map(|a| on_device_of(a, input.device(), cancel)).transpose()).collect::<SbResult<_>>()?;
     let out = f(ctx, &Call { name: op.name, input, aux: &here, options, cancel })?;
     return Ok(SetResult { array: out.array, special: out.special, on_host: false });

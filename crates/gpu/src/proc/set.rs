@@ -8,7 +8,7 @@ use crate::Gpu;
 pub const NAMES: &[&str] = &[];
 
 /// The device implementation of `name`, if it has one.
-pub fn lookup<C: Gpu>(name: &str) -> Option<DeviceRun<C>> {
-  let _ = name;
+pub fn lookup<C: Gpu>(name: &str, dtype: stackbridge_core::DType) -> Option<DeviceRun<C>> {
+  let _ = (name, dtype);
   None
 }
