@@ -53,7 +53,7 @@ fn run_distance_transform(c: &Call) -> SbResult<Output> {
 // peakLocalMax
 
 /// The element types of a stack as `peak_local_max` orders and thresholds them.
-trait PeakVal: Element {
+pub trait PeakVal: Element {
   /// The sort key of `np.argsort(-intensities, kind="stable")`: the negation in the array's own
   /// dtype, so unsigned values wrap (`-0 = 0` sorts before every positive value) and the signed
   /// minimum stays itself, as numpy does.
@@ -181,10 +181,7 @@ fn peak_threshold<T: PeakVal>(img: &[T], o: &PeakOptions) -> f64 {
   let (min, max) = img
     .par_chunks(1 << 16)
     .map(|c| c.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| nan_min_max(lo, hi, v.to_f64())))
-    .reduce(|| (f64::INFINITY, f64::NEG_INFINITY), |a, b| {
-      let (lo, hi) = nan_min_max(a.0, a.1, b.0);
-      nan_min_max(lo, hi, b.1)
-    });
+    .reduce(|| (f64::INFINITY, f64::NEG_INFINITY), |a, b| if a.0.is_nan() || b.0.is_nan() { (f64::NAN, f64::NAN) } else { (a.0.min(b.0), a.1.max(b.1)) });
   let r = |v: f64| if T::F32 { v as f32 as f64 } else { v };
   let mut t = match o.threshold_abs {
     Some(a) => r(a),
@@ -531,8 +528,8 @@ impl Acc {
     self.y1 = self.y1.max(o.y1);
     self.x0 = self.x0.min(o.x0);
     self.x1 = self.x1.max(o.x1);
-    (self.lo, self.hi) = nan_min_max(self.lo, self.hi, o.lo);
-    (self.lo, self.hi) = nan_min_max(self.lo, self.hi, o.hi);
+    // NaN in either (numpy's min/max propagate it) makes both NaN; an empty side is (inf, -inf).
+    (self.lo, self.hi) = if self.lo.is_nan() || o.lo.is_nan() { (f64::NAN, f64::NAN) } else { (self.lo.min(o.lo), self.hi.max(o.hi)) };
     for k in 0..3 {
       self.p[k] += o.p[k];
     }
@@ -1037,10 +1034,10 @@ mod tests {
 
   #[test]
   fn convex_hull_counts() {
-    // An L of three pixels: the hull of the midpoints contains the fourth pixel centre (on its
-    // edge), so the convex area is 4 (skimage: solidity 0.75).
+    // An L of three pixels: the hull of the midpoints passes (0.75, 0.75), so the fourth pixel
+    // centre is outside (skimage: convex_hull_image(...).sum() == 3).
     let runs: Vec<Run> = vec![(0, 0, 0, 1), (0, 1, 0, 0)];
-    assert_eq!(convex_area(&runs), 4);
+    assert_eq!(convex_area(&runs), 3);
     // A single pixel, a row, a column.
     assert_eq!(convex_area(&[(0, 5, 3, 3)]), 1);
     assert_eq!(convex_area(&[(0, 5, 3, 9)]), 7);
