@@ -91,6 +91,11 @@ impl PeakVal for i32 {
     self.wrapping_neg() as f64
   }
 }
+impl PeakVal for u32 {
+  fn neg_key(self) -> f64 {
+    self.wrapping_neg() as f64
+  }
+}
 impl PeakVal for f32 {
   fn neg_key(self) -> f64 {
     -(self as f64)
@@ -901,7 +906,7 @@ macro_rules! int_intensity {
     }
   )*};
 }
-int_intensity!(u8, u16, i16, i32);
+int_intensity!(u8, u16, i16, i32, u32);
 
 impl Intensity for f64 {
   fn mean_std(v: &[f64]) -> (f64, f64) {
