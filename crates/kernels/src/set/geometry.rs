@@ -636,4 +636,28 @@ mod tests {
     assert_eq!(store::<u8>(-3.0), 0);
     assert_eq!(store::<i16>(40000.0), i16::MAX);
   }
+
+  /// Timing on a 4x1024x1024 uint16 stack: `cargo test --release --lib set::geometry::tests::timing -- --ignored --nocapture`.
+  #[test]
+  #[ignore]
+  fn timing() {
+    let v: Vec<u16> = (0..4 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 20) as u16).collect();
+    let a = stack::<u16>([4, 1024, 1024], &v);
+    for (name, opts) in [
+      ("rescale", r#"{"factor": 0.5}"#),
+      ("rescale", r#"{"factor": 2}"#),
+      ("resize", r#"{"shape": [700, 900], "order": 0}"#),
+      ("rotate", r#"{"angle": 30}"#),
+      ("rotate", r#"{"angle": 30, "order": 0}"#),
+      ("translate", r#"{"shift": [1.3, -2.7]}"#),
+      ("affineTransform", r#"{"matrix": [1.0, 0.3, -2.0, 0.1, 0.9, 1.5]}"#),
+    ] {
+      run(name, &a, opts).unwrap();
+      let t = std::time::Instant::now();
+      for _ in 0..3 {
+        run(name, &a, opts).unwrap();
+      }
+      eprintln!("{name} {opts}: {:.1} ms", t.elapsed().as_secs_f64() * 1000.0 / 3.0);
+    }
+  }
 }
