@@ -447,6 +447,7 @@ pub fn relabel_sequential(lab: &mut [i32]) {
     for &v in lab.iter() {
       map[v as usize] = 1;
     }
+    map[0] = 0;
     let mut n = 0;
     for m in map.iter_mut().skip(1) {
       if *m != 0 {
