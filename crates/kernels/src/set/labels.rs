@@ -748,3 +748,155 @@ fn run_label_boundaries(call: &Call) -> SbResult<Output> {
   }
   Ok(Output::array(out))
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use stackbridge_core::{Cancel, ErrorCode, MemoryType};
+
+  fn stack<T: Element>(shape: [usize; 3], v: &[T]) -> HostArray {
+    let a = HostArray::alloc(shape.to_vec(), T::DTYPE, MemoryType::Numpy, false).unwrap();
+    a.pin().unwrap().as_mut_slice::<T>().copy_from_slice(v);
+    a
+  }
+
+  fn run(name: &str, input: &HostArray, options: &str, aux: &[Option<HostArray>]) -> SbResult<HostArray> {
+    let op = super::super::find(name).unwrap();
+    Ok(super::super::run(op, input, aux, options, &Cancel::none())?.array.unwrap())
+  }
+
+  fn vals(a: &HostArray) -> Vec<i64> {
+    let p = a.pin().unwrap();
+    with_dtype!(a.dtype, T => p.as_slice::<T>().iter().map(|v| v.to_i64()).collect())
+  }
+
+  fn code(r: SbResult<HostArray>) -> ErrorCode {
+    r.err().expect("an error").code
+  }
+
+  #[test]
+  fn option_errors_are_typed() {
+    let x = stack([1, 2, 3], &[0u8, 1, 1, 0, 0, 1]);
+    for (name, opts) in [
+      ("connectedComponentsLabeling", r#"{"connectivity": 3}"#),
+      ("connectedComponentsLabeling", r#"{"connectivity": 1.5}"#),
+      ("connectedComponentsLabeling", r#"{"conectivity": 1}"#),
+      ("voronoiOtsuLabeling", r#"{"spotSigma": -1}"#),
+      ("voronoiOtsuLabeling", r#"{"outlineSigma": "2"}"#),
+      ("excludeLabelsOutsideSizeRange", r#"{"min": -1}"#),
+      ("dilateLabels", r#"{"radius": -0.5}"#),
+      ("erodeLabels", r#"{"radius": 1.5}"#),
+      ("relabelSequential", r#"{"radius": 1}"#),
+    ] {
+      assert_eq!(code(run(name, &x, opts, &[])), ErrorCode::InvalidArgument, "{name} {opts}");
+    }
+    let m = stack([1, 2, 3], &[1i32, 0, 0, 0, 0, 2]);
+    assert_eq!(code(run("watershed", &x, r#"{"compactness": 0.5}"#, &[Some(m.clone())])), ErrorCode::InvalidArgument);
+    assert_eq!(code(run("watershed", &x, r#"{"compactness": -1}"#, &[Some(m.clone())])), ErrorCode::InvalidArgument);
+    assert_eq!(code(run("watershed", &x, "{}", &[])), ErrorCode::InvalidArgument);
+    let wrong = stack([1, 3, 2], &[1i32, 0, 0, 0, 0, 2]);
+    assert_eq!(code(run("watershed", &x, "{}", &[Some(wrong.clone())])), ErrorCode::Dimension);
+    assert_eq!(code(run("watershed", &x, "{}", &[Some(m.clone()), Some(wrong)])), ErrorCode::Dimension);
+    let fm = stack([1, 2, 3], &[1f32, 0., 0., 0., 0., 2.]);
+    assert_eq!(code(run("watershed", &x, "{}", &[Some(fm)])), ErrorCode::Dtype);
+    let neg = stack([1, 2, 3], &[1i32, 0, 0, 0, 0, -2]);
+    assert_eq!(code(run("watershed", &x, "{}", &[Some(neg)])), ErrorCode::InvalidArgument);
+    // skimage: watershed([[0,1,1],[0,0,1]], [[1,0,0],[0,0,2]]) -> [[1,1,2],[1,1,2]].
+    assert_eq!(vals(&run("watershed", &x, r#"{"compactness": 0}"#, &[Some(m)]).unwrap()), [1, 1, 2, 1, 1, 2]);
+  }
+
+  #[test]
+  fn label_inputs_are_checked() {
+    let f = stack([1, 1, 2], &[1f32, 0.0]);
+    let neg = stack([1, 1, 2], &[1i16, -1]);
+    for name in ["excludeLabelsOnEdges", "excludeLabelsOutsideSizeRange", "relabelSequential", "dilateLabels", "erodeLabels", "labelBoundaries"] {
+      assert_eq!(code(run(name, &f, "{}", &[])), ErrorCode::Dtype, "{name}");
+      assert_eq!(code(run(name, &neg, "{}", &[])), ErrorCode::InvalidArgument, "{name}");
+    }
+  }
+
+  #[test]
+  fn empty_stacks_and_degenerate_planes() {
+    for shape in [[0usize, 4, 5], [2, 0, 3], [2, 3, 0]] {
+      let x = stack(shape, &[] as &[i32]);
+      for op in OPS {
+        let aux: Vec<Option<HostArray>> = if op.name == "watershed" { vec![Some(x.clone())] } else { vec![] };
+        let out = run(op.name, &x, "{}", &aux).unwrap();
+        assert_eq!(out.shape, shape.to_vec(), "{}", op.name);
+        assert_eq!(out.dtype, if op.name == "labelBoundaries" { DType::U8 } else { DType::I32 });
+      }
+    }
+  }
+
+  #[test]
+  fn voronoi_nan_is_a_typed_error() {
+    let x = stack([1, 3, 3], &[0f32, 1., 0., 1., f32::NAN, 1., 0., 1., 0.]);
+    assert_eq!(code(run("voronoiOtsuLabeling", &x, "{}", &[])), ErrorCode::InvalidArgument);
+  }
+
+  #[test]
+  fn relabel_large_and_sparse_values() {
+    let mut v = vec![0, i32::MAX, 5, 5, 0, 1 << 30];
+    relabel_sequential(&mut v);
+    assert_eq!(v, [0, 3, 1, 1, 0, 2]);
+    let mut v = vec![0, 0];
+    relabel_sequential(&mut v);
+    assert_eq!(v, [0, 0]);
+  }
+
+  #[test]
+  fn local_maxima_plateaus() {
+    // A plateau with a higher neighbour is not a maximum; one without is, edge or not.
+    #[rustfmt::skip]
+    let img = [
+      1., 1., 0., 3., 3.,
+      0., 0., 0., 3., 2.,
+      2., 2., 0., 0., 0.,
+    ];
+    let m = local_maxima(&img, 3, 5);
+    let got: Vec<u8> = m.iter().map(|&b| b as u8).collect();
+    assert_eq!(got, [1, 1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0]);
+    assert!(local_maxima(&[4.0; 6], 2, 3).iter().all(|&b| b));
+  }
+
+  /// Reads a `.npy` of u8/u16 (C order) if present.
+  fn npy(path: &str) -> Option<(Vec<usize>, Vec<u16>)> {
+    let bytes = std::fs::read(path).ok()?;
+    let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + hlen]).ok()?;
+    let s = &header[header.find('(')? + 1..header.find(')')?];
+    let shape: Vec<usize> = s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| t.parse().unwrap()).collect();
+    let data = &bytes[10 + hlen..];
+    let v = if header.contains("<u2") { data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect() } else { data.iter().map(|&b| b as u16).collect() };
+    Some((shape, v))
+  }
+
+  /// Timing on the scikit-image comparison stacks (/tmp/labels/bench_*.npy, written by the
+  /// timing script); `cargo test --release --lib set::labels -- --ignored --nocapture`.
+  #[test]
+  #[ignore]
+  fn time_bench_ops() {
+    let Some((shape, stack_v)) = npy("/tmp/labels/bench_stack.npy") else { return };
+    let (_, bin_v) = npy("/tmp/labels/bench_binary.npy").unwrap();
+    let s = stack([shape[0], shape[1], shape[2]], &stack_v);
+    let b = stack([shape[0], shape[1], shape[2]], &bin_v.iter().map(|&v| v as u8).collect::<Vec<_>>());
+    let best = |f: &dyn Fn() -> HostArray| {
+      let mut t = f64::INFINITY;
+      let mut out = None;
+      for _ in 0..5 {
+        let t0 = std::time::Instant::now();
+        out = Some(f());
+        t = t.min(t0.elapsed().as_secs_f64() * 1e3);
+      }
+      (t, out.unwrap())
+    };
+    for c in [1, 2] {
+      let (t, out) = best(&|| run("connectedComponentsLabeling", &b, &format!(r#"{{"connectivity": {c}}}"#), &[]).unwrap());
+      let max = vals(&out).into_iter().max().unwrap();
+      println!("connectedComponentsLabeling c{c}: {t:.2} ms (max label {max})");
+    }
+    let (t, out) = best(&|| run("voronoiOtsuLabeling", &s, "{}", &[]).unwrap());
+    let max = vals(&out).into_iter().max().unwrap();
+    println!("voronoiOtsuLabeling: {t:.2} ms (max label {max})");
+  }
+}
