@@ -1,5 +1,5 @@
 """Golden data of the processor set (DESIGN §12), group `labels`: every expected output from
-scikit-image / scipy / numpy, per Z slice, labels as int32."""
+scikit-image / scipy / numpy, per Z slice, labels as uint32."""
 import numpy as np
 import scipy.ndimage as ndi
 from skimage import filters, measure, morphology, segmentation
@@ -10,7 +10,7 @@ start("labels")
 
 
 def per_slice(f, x):
-    return np.stack([f(s) for s in x]).astype(np.int32) if len(x) else np.zeros(x.shape, np.int32)
+    return np.stack([f(s) for s in x]).astype(np.uint32) if len(x) else np.zeros(x.shape, np.uint32)
 
 
 def ccl(x, c=2):
@@ -32,7 +32,7 @@ def voronoi(x, s1=2.0, s2=2.0):
 def watershed(img, markers, mask=None):
     return np.stack(
         [segmentation.watershed(img[k].astype(np.float64), markers[k], mask=None if mask is None else mask[k] != 0) for k in range(len(img))]
-    ).astype(np.int32)
+    ).astype(np.uint32)
 
 
 def relabel(x):
@@ -111,7 +111,7 @@ u[0, 0, [0, 2]] = 1
 u[0, 1, [0, 3]] = 1
 u[0, 2, :] = 1
 case("ccl_u_shape_numbering", "connectedComponentsLabeling", u, ccl(u, 1), {"connectivity": 1}, note="raster order of first pixels")
-case("ccl_empty_z", "connectedComponentsLabeling", np.zeros((0, 4, 5), np.uint8), np.zeros((0, 4, 5), np.int32))
+case("ccl_empty_z", "connectedComponentsLabeling", np.zeros((0, 4, 5), np.uint8), np.zeros((0, 4, 5), np.uint32))
 case("ccl_all_on", "connectedComponentsLabeling", np.ones((2, 5, 6), np.uint8), ccl(np.ones((2, 5, 6))))
 
 # --- voronoiOtsuLabeling -------------------------------------------------------------------
@@ -165,7 +165,7 @@ case("watershed_marker_outside_mask", "watershed", neg, watershed(neg, mk_out, w
 tiny = np.array([[[0, 0, 0, 0, 0, 0, 0]]], np.uint8)
 tm = np.array([[[1, 0, 0, 0, 0, 0, 2]]], np.int32)
 case("watershed_1x7_plateau", "watershed", tiny, watershed(tiny, tm), aux=(tm,))
-case("watershed_1x1", "watershed", np.zeros((1, 1, 1), np.uint16), np.ones((1, 1, 1), np.int32), aux=(np.ones((1, 1, 1), np.int32),))
+case("watershed_1x1", "watershed", np.zeros((1, 1, 1), np.uint16), np.ones((1, 1, 1), np.uint32), aux=(np.ones((1, 1, 1), np.int32),))
 
 # --- label image operations ----------------------------------------------------------------
 L = blob_labels(5, (2, 31, 37), n=9, radius=3, t=0.3)
@@ -186,7 +186,7 @@ case("size_range_i16", "excludeLabelsOutsideSizeRange", L2.astype(np.int16), siz
 case("relabel_gaps", "relabelSequential", L2, relabel(L2))
 case("relabel_u8", "relabelSequential", (L2 % 7 * 30).astype(np.uint8), relabel((L2 % 7 * 30).astype(np.int32)))
 case("relabel_big_values", "relabelSequential", (L2 * 1000003).astype(np.int32), relabel((L2 * 1000003).astype(np.int32)))
-case("relabel_zero", "relabelSequential", np.zeros((1, 3, 4), np.int32), np.zeros((1, 3, 4), np.int32))
+case("relabel_zero", "relabelSequential", np.zeros((1, 3, 4), np.int32), np.zeros((1, 3, 4), np.uint32))
 sparse = np.zeros((1, 24, 30), np.int32)
 sparse[0, [3, 3, 12, 20, 20, 8], [4, 10, 7, 25, 15, 22]] = [1, 2, 3, 4, 5, 6]
 for rad in (1, 2.5, 5, 0):
@@ -194,8 +194,8 @@ for rad in (1, 2.5, 5, 0):
 for rad in (3, 4.5, 100):
     case(f"dilate_points_r{rad}", "dilateLabels", sparse, dilate(sparse, rad), {"radius": rad}, note="equidistant ties: scipy's feature transform")
 case("dilate_default_u16", "dilateLabels", L2.astype(np.uint16), dilate(L2, 1))
-case("dilate_none", "dilateLabels", np.zeros((1, 4, 5), np.int32), np.zeros((1, 4, 5), np.int32))
-case("dilate_full", "dilateLabels", np.full((1, 4, 5), 7, np.int32), np.full((1, 4, 5), 7, np.int32))
+case("dilate_none", "dilateLabels", np.zeros((1, 4, 5), np.int32), np.zeros((1, 4, 5), np.uint32))
+case("dilate_full", "dilateLabels", np.full((1, 4, 5), 7, np.int32), np.full((1, 4, 5), 7, np.uint32))
 for shape in [(1, 1, 1), (1, 1, 8), (1, 8, 1), (1, 2, 3)]:
     x = (rng(sum(shape) + 11).random(shape) > 0.7).astype(np.int32) * 2
     case(f"dilate_tiny_{'x'.join(map(str, shape))}", "dilateLabels", x, dilate(x, 2), {"radius": 2})

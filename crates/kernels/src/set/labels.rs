@@ -36,15 +36,23 @@ pub const OPS: &[SetOp] = &[
 // ---------------------------------------------------------------------------------------------
 // Input helpers
 
+/// The dtype of label outputs (DESIGN §12). The kernels work on non-negative `i32` labels, whose
+/// bits are the same `u32` values, and write them into the uint32 result as such.
+pub const LABELS: DType = DType::U32;
+
 /// The values of an integer label stack as `i32` (`DtypeError` for float stacks,
 /// `InvalidArgumentError` for a negative label). `what` names the array in messages.
 fn labels_of(name: &str, a: &HostArray, what: &str) -> SbResult<Vec<i32>> {
   if a.dtype.is_float() {
     return Err(
-      SbError::dtype(format!("{name}: {what} must be integer labels (uint8, uint16, int16 or int32), got {:?}", a.dtype)).with("processor", name),
+      SbError::dtype(format!("{name}: {what} must be integer labels (uint8, uint16, int16, int32 or uint32), got {:?}", a.dtype)).with("processor", name),
     );
   }
   let pin = a.pin()?;
+  let wide: bool = with_dtype!(a.dtype, T => pin.as_slice::<T>().par_iter().any(|&x| x.to_i64() > i32::MAX as i64));
+  if wide {
+    return Err(SbError::invalid(format!("{name}: {what} has labels above 2^31 - 1, which are not supported")).with("processor", name));
+  }
   let v: Vec<i32> = with_dtype!(a.dtype, T => pin.as_slice::<T>().par_iter().map(|&x| x.to_i64() as i32).collect());
   if v.par_iter().any(|&x| x < 0) {
     return Err(SbError::invalid(format!("{name}: {what} has negative labels; labels must be >= 0")).with("processor", name));
@@ -56,7 +64,7 @@ fn labels_of(name: &str, a: &HostArray, what: &str) -> SbResult<Vec<i32>> {
 fn per_label_slice(call: &Call, f: impl Fn(&[i32], &mut [i32], usize, usize) -> SbResult<()> + Sync) -> SbResult<Output> {
   let dims = call.dims()?;
   let lab = labels_of(call.name, call.input, "the input")?;
-  let out = call.alloc(dims, DType::I32)?;
+  let out = call.alloc(dims, LABELS)?;
   {
     let pin = out.pin()?;
     let o = pin.as_mut_slice::<i32>();
@@ -85,7 +93,7 @@ fn connectivity(call: &Call) -> SbResult<Connectivity> {
 fn run_ccl(call: &Call) -> SbResult<Output> {
   let conn = connectivity(call)?;
   let dims = call.dims()?;
-  let out = call.alloc(dims, DType::I32)?;
+  let out = call.alloc(dims, LABELS)?;
   let src = call.input.pin()?;
   {
     let pin = out.pin()?;
@@ -133,7 +141,7 @@ fn run_voronoi_otsu(call: &Call) -> SbResult<Output> {
     check_sigma(s).map_err(|e| e.with("option", k).with("processor", call.name))?;
   }
   let dims = call.dims()?;
-  let out = call.alloc(dims, DType::I32)?;
+  let out = call.alloc(dims, LABELS)?;
   let src = call.input.pin()?;
   {
     let pin = out.pin()?;
@@ -383,7 +391,7 @@ fn run_watershed(call: &Call) -> SbResult<Output> {
     }
   };
   let plane = dims.plane();
-  let out = call.alloc(dims, DType::I32)?;
+  let out = call.alloc(dims, LABELS)?;
   let src = call.input.pin()?;
   {
     let pin = out.pin()?;
@@ -823,7 +831,7 @@ mod tests {
         let aux: Vec<Option<HostArray>> = if op.name == "watershed" { vec![Some(x.clone())] } else { vec![] };
         let out = run(op.name, &x, "{}", &aux).unwrap();
         assert_eq!(out.shape, shape.to_vec(), "{}", op.name);
-        assert_eq!(out.dtype, if op.name == "labelBoundaries" { DType::U8 } else { DType::I32 });
+        assert_eq!(out.dtype, if op.name == "labelBoundaries" { DType::U8 } else { LABELS });
       }
     }
   }
