@@ -12,7 +12,7 @@ use crate::gaussian::{border_index, BorderMode, MAX_RADIUS};
 use crate::image::Dims;
 use rayon::prelude::*;
 use stackbridge_core::cpu::Kernel;
-use stackbridge_core::{cpu_run, with_dtype, Cancel, DType, Element, HostArray, SbError, SbResult};
+use stackbridge_core::{cpu_run, with_dtype, Cancel, DType, Element, SbError, SbResult};
 
 pub const OPS: &[SetOp] = &[
   SetOp { name: "varianceFilter", separable: true, arrays: &[], keeps_dtype: false, special: None, run: run_variance },
@@ -176,10 +176,11 @@ const VAR_STRIP: usize = 256;
 /// `scipy.ndimage`'s `mode='reflect'` (`d c b a | a b c d | d c b a`, periodic for windows
 /// longer than the line), cast to float32 into `out` (`h * w`).
 ///
-/// O(n) whatever `r`: it is scipy's own algorithm, operation for operation — the filter along Y
-/// then along X, each a running mean (`tmp = Σ window / size`, then `tmp += (new − old) / size`)
-/// in float64 — so the float64 values are scipy's bit for bit and the float32 result equals
-/// scipy's cast (the golden cases use a tolerance of 1e-6 × the largest |value|, but pass at 0).
+/// O(n) whatever `r`: it is scipy 1.17's own algorithm, operation for operation — the filter
+/// along Y then along X, each a running sum in float64 (`tmp = Σ window`, then
+/// `tmp += new − old`, each output `tmp / size`) — so the float64 values are scipy's bit for bit
+/// and the float32 result is scipy's cast (the golden cases allow 1e-6 × the largest |value| and
+/// pass at 0).
 /// NaN or ±∞ in a float input therefore spreads as in scipy: the running sums carry it to every
 /// later output of the line, i.e. a NaN at (y, x) makes every output at (≥ y − r, ≥ x − r) NaN.
 /// Integer inputs are used as the values given. Parallel inside the plane (column strips, then
@@ -228,17 +229,18 @@ pub fn local_variance_plane<T: Element>(src: &[T], h: usize, w: usize, radius: u
                 *b += x * x;
               }
             }
-            for (a, b) in c1.iter_mut().zip(c2.iter_mut()) {
-              *a /= sz;
-              *b /= sz;
-            }
           } else {
             let new = &row((y + size - 1) as isize - r as isize)[x0..x0 + ws];
             let old = &row(y as isize - 1 - r as isize)[x0..x0 + ws];
-            cpu_run!(Kernel::Gaussian, column_step(c1, c2, new, old, sz));
+            cpu_run!(Kernel::Gaussian, column_step(c1, c2, new, old));
           }
-          b1[k * ws..(k + 1) * ws].copy_from_slice(c1);
-          b2[k * ws..(k + 1) * ws].copy_from_slice(c2);
+          // The means of this row: the running sums over size (scipy divides each output).
+          for (o, &a) in b1[k * ws..(k + 1) * ws].iter_mut().zip(c1.iter()) {
+            *o = a / sz;
+          }
+          for (o, &a) in b2[k * ws..(k + 1) * ws].iter_mut().zip(c2.iter()) {
+            *o = a / sz;
+          }
         }
       });
     // Row pass.
@@ -267,18 +269,18 @@ pub fn local_variance_plane<T: Element>(src: &[T], h: usize, w: usize, radius: u
   }
 }
 
-/// One step of the running means down the columns: `acc += (new − old) / size` (scipy's order).
+/// One step of the running sums down the columns: `acc += new − old` (scipy's order).
 #[inline(always)]
-fn column_step<T: Element>(c1: &mut [f64], c2: &mut [f64], new: &[T], old: &[T], sz: f64) {
+fn column_step<T: Element>(c1: &mut [f64], c2: &mut [f64], new: &[T], old: &[T]) {
   for (((a, b), &n), &o) in c1.iter_mut().zip(c2.iter_mut()).zip(new).zip(old) {
     let (n, o) = (n.to_f64(), o.to_f64());
-    *a += (n - o) / sz;
-    *b += (n * n - o * o) / sz;
+    *a += n - o;
+    *b += n * n - o * o;
   }
 }
 
-/// The running means along one extended row (`e1`: means of x, `e2`: of x², `w + size − 1`
-/// long) and the variance `m2 − m1²` as float32.
+/// The running means along one extended row (`e1`: column means of x, `e2`: of x²,
+/// `w + size − 1` long) and the variance `m2 − m1²` as float32.
 #[inline]
 fn row_pass(e1: &[f64], e2: &[f64], size: usize, o: &mut [f32]) {
   let sz = size as f64;
@@ -287,13 +289,15 @@ fn row_pass(e1: &[f64], e2: &[f64], size: usize, o: &mut [f32]) {
     t1 += e1[j];
     t2 += e2[j];
   }
-  t1 /= sz;
-  t2 /= sz;
-  o[0] = (t2 - t1 * t1) as f32;
+  let var = |t1: f64, t2: f64| {
+    let m1 = t1 / sz;
+    (t2 / sz - m1 * m1) as f32
+  };
+  o[0] = var(t1, t2);
   for x in 1..o.len() {
-    t1 += (e1[x + size - 1] - e1[x - 1]) / sz;
-    t2 += (e2[x + size - 1] - e2[x - 1]) / sz;
-    o[x] = (t2 - t1 * t1) as f32;
+    t1 += e1[x + size - 1] - e1[x - 1];
+    t2 += e2[x + size - 1] - e2[x - 1];
+    o[x] = var(t1, t2);
   }
 }
 
@@ -661,7 +665,7 @@ fn run_absolute(call: &Call) -> SbResult<Output> {
 mod tests {
   use super::*;
   use crate::dispatch::run_named;
-  use stackbridge_core::{ErrorCode, MemoryType};
+  use stackbridge_core::{ErrorCode, HostArray, MemoryType};
 
   fn arr<T: Element>(shape: &[usize], data: &[T]) -> HostArray {
     let a = HostArray::alloc(shape.to_vec(), T::DTYPE, MemoryType::Numpy, false).unwrap();
