@@ -172,3 +172,7 @@ export async function writeCellCounts(results: readonly CellCountResult[], baseP
   await writeFile(csvPath, cellCountsCsv(results));
   return [jsonPath, csvPath];
 }
+
+/** The regionprops table of the processor set as CSV (`regionprops` in `stackbridge/processors/<type>`). */
+export { regionsToCsv, writeRegionsCsv } from './processors/set/measure.js';
+export type { RegionTable } from './processors/set/measure.js';

@@ -49,6 +49,11 @@ export const {
   regionprops,
   peakLocalMax,
   distanceTransform,
+  rescale,
+  resize,
+  rotate,
+  translate,
+  affineTransform,
 } = makeFamily('cupy');
 
 /** Cell counting on the CUDA device (see `stackbridge/analysis`). */

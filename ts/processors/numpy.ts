@@ -49,4 +49,9 @@ export const {
   regionprops,
   peakLocalMax,
   distanceTransform,
+  rescale,
+  resize,
+  rotate,
+  translate,
+  affineTransform,
 } = makeFamily('numpy');

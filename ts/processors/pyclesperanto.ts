@@ -50,6 +50,11 @@ export const {
   regionprops,
   peakLocalMax,
   distanceTransform,
+  rescale,
+  resize,
+  rotate,
+  translate,
+  affineTransform,
 } = makeFamily('pyclesperanto');
 
 /** Cell counting with detection on the OpenCL device (see `stackbridge/analysis`). */

@@ -30,7 +30,7 @@ def mask(r, shape, density=0.5, sigma=1.5):
 
 
 r = rng(11)
-DT = [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64]
+DT = [np.uint8, np.uint16, np.int16, np.int32, np.uint32, np.float32, np.float64]
 
 
 def typed(m, dt):

@@ -29,6 +29,7 @@ DTYPES = {
     "uint16": (np.uint16, 65535),
     "int16": (np.int16, 32767),
     "int32": (np.int32, 1_000_000),
+    "uint32": (np.uint32, 4_000_000_000),
     "float32": (np.float32, 1.0),
     "float64": (np.float64, 1.0),
 }

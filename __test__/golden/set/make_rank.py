@@ -11,8 +11,8 @@ from common import *
 
 start("rank")
 
-DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64]
-HI = {np.uint8: 255, np.uint16: 60000, np.int16: 3000, np.int32: 100000, np.float32: 1.0, np.float64: 1000.0}
+DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.uint32, np.float32, np.float64]
+HI = {np.uint8: 255, np.uint16: 60000, np.int16: 3000, np.int32: 100000, np.uint32: 4_000_000_000, np.float32: 1.0, np.float64: 1000.0}
 
 
 def fp(footprint, r):

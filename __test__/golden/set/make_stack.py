@@ -10,8 +10,8 @@ from common import case, rng, start, textured, write
 warnings.simplefilter("ignore")  # division by zero, NaN comparisons: numpy's values are the oracle
 start("stack")
 
-DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64]
-HI = {np.uint8: 255, np.uint16: 65535, np.int16: 30000, np.int32: 2_000_000, np.float32: 1000.0, np.float64: 1000.0}
+DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.uint32, np.float32, np.float64]
+HI = {np.uint8: 255, np.uint16: 65535, np.int16: 30000, np.int32: 2_000_000, np.uint32: 4_000_000_000, np.float32: 1000.0, np.float64: 1000.0}
 name_of = lambda dt: np.dtype(dt).name
 
 
@@ -87,7 +87,7 @@ case("edf_nan_float64", "extendedDepthOfFocus", x, edf(x, 1), {"radius": 1}, not
 for i, dt in enumerate(DTYPES):
     x = stack(80 + i, (5, 23, 31), dt)
     case(f"sum_{name_of(dt)}", "sumProjection", x, x.sum(axis=0).astype(np.float32)[None])
-    case(f"argmax_{name_of(dt)}", "argmaxProjection", x, np.argmax(x, axis=0).astype(np.int32)[None])
+    case(f"argmax_{name_of(dt)}", "argmaxProjection", x, np.argmax(x, axis=0).astype(np.uint32)[None])
 big = rng(90).random((40, 8, 9)).astype(np.float32) * 1000  # float32 rounding along Z matters
 case("sum_float32_z40", "sumProjection", big, big.sum(axis=0).astype(np.float32)[None])
 big32 = rng(91).integers(-(2**31), 2**31 - 1, (6, 4, 5)).astype(np.int32)  # int64 sums, float32 rounding
@@ -95,14 +95,14 @@ case("sum_int32_large", "sumProjection", big32, big32.sum(axis=0).astype(np.floa
 for dt in (np.uint8, np.float32):
     x = stack(92, (1, 3, 4), dt)
     case(f"sum_z1_{name_of(dt)}", "sumProjection", x, x.sum(axis=0).astype(np.float32)[None])
-    case(f"argmax_z1_{name_of(dt)}", "argmaxProjection", x, np.argmax(x, axis=0).astype(np.int32)[None])
+    case(f"argmax_z1_{name_of(dt)}", "argmaxProjection", x, np.argmax(x, axis=0).astype(np.uint32)[None])
 x = np.array([[[1, 5, 5]], [[5, 5, 2]], [[5, 1, 5]]], np.uint8)  # ties: first z
-case("argmax_ties_uint8", "argmaxProjection", x, np.argmax(x, axis=0).astype(np.int32)[None])
+case("argmax_ties_uint8", "argmaxProjection", x, np.argmax(x, axis=0).astype(np.uint32)[None])
 x = with_nan(stack(93, (4, 6, 7), np.float32), 94, 8)
-case("argmax_nan_float32", "argmaxProjection", x, np.argmax(x, axis=0).astype(np.int32)[None], note="first NaN wins")
+case("argmax_nan_float32", "argmaxProjection", x, np.argmax(x, axis=0).astype(np.uint32)[None], note="first NaN wins")
 case("sum_nan_float32", "sumProjection", x, x.sum(axis=0).astype(np.float32)[None])
 x = stack(95, (1, 1, 1), np.int16)
-case("argmax_1x1_int16", "argmaxProjection", x, np.argmax(x, axis=0).astype(np.int32)[None])
+case("argmax_1x1_int16", "argmaxProjection", x, np.argmax(x, axis=0).astype(np.uint32)[None])
 
 # --- element-wise on two stacks ---------------------------------------------------------------
 OPS = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide}

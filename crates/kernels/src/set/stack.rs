@@ -114,6 +114,7 @@ stack_int!(u8, 1 << 8);
 stack_int!(u16, 1 << 16);
 stack_int!(i16, 1 << 16);
 stack_int!(i32, 0);
+stack_int!(u32, 0);
 
 macro_rules! stack_float {
   ($t:ty) => {
@@ -477,7 +478,8 @@ fn run_argmax(call: &Call) -> SbResult<Output> {
   if d.z == 0 {
     return Err(SbError::dimension(format!("{} needs at least one Z slice", call.name)).with("processor", call.name).with("z", 0));
   }
-  let out = call.alloc(Dims::new(1, d.h, d.w), DType::I32)?;
+  // DESIGN §12: uint32 indices (written as the same non-negative i32 values).
+  let out = call.alloc(Dims::new(1, d.h, d.w), DType::U32)?;
   let src = call.input.pin()?;
   let pinned = out.pin()?;
   with_dtype!(call.input.dtype, T => argmax_projection(src.as_slice::<T>(), d, pinned.as_mut_slice::<i32>()));
@@ -625,12 +627,18 @@ pub fn scalar_op<T: StackElement>(cancel: &Cancel, add: bool, s: f64, x: &[T], d
   })
 }
 
-fn run_scalar(call: &Call) -> SbResult<Output> {
+/// Reads `addScalar` / `multiplyScalar`'s `{ scalar }` (required, finite); the device versions read it here too.
+pub fn scalar_option(call: &Call) -> SbResult<f64> {
   let p = call.params(&["scalar"])?;
   let s = p.f64("scalar", f64::NAN)?;
   if s.is_nan() {
     return Err(SbError::invalid(format!("{}: option scalar (a finite number) is required", call.name)).with("option", "scalar"));
   }
+  Ok(s)
+}
+
+fn run_scalar(call: &Call) -> SbResult<Output> {
+  let s = scalar_option(call)?;
   let d = call.dims()?;
   let out = call.alloc(d, call.input.dtype)?;
   let (src, pinned) = (call.input.pin()?, out.pin()?);
