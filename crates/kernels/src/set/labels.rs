@@ -256,106 +256,17 @@ pub fn local_maxima(img: &[f64], h: usize, w: usize) -> Vec<bool> {
   out
 }
 
-const NBINS: usize = 256;
-
-/// `skimage.filters.threshold_otsu(image, nbins=256)` of a float64 plane, with numpy's histogram
-/// (bin edges from `linspace`, its edge corrections) and scikit-image's float32 class weights —
-/// `segment::threshold_otsu`'s arithmetic on f64 values instead of f32 ones. All values equal →
-/// that value; otherwise NaN / infinity → `InvalidArgumentError`.
+/// `skimage.filters.threshold_otsu(image)` of a float64 plane: the threshold group's
+/// (`set::threshold::slice_threshold`, numpy's histogram in float64), after refusing NaN / infinity
+/// as numpy's histogram does (the recipe cannot leave them out). An empty plane is an error.
 pub fn threshold_otsu_f64(img: &[f64]) -> SbResult<f64> {
-  let Some(&first) = img.first() else {
+  if img.is_empty() {
     return Err(SbError::invalid("threshold_otsu needs a non-empty image"));
-  };
-  if img.par_iter().all(|&v| v == first) {
-    return Ok(first);
   }
-  let (lo, hi, finite) = img
-    .par_chunks(1 << 16)
-    .map(|c| c.iter().fold((f64::INFINITY, f64::NEG_INFINITY, true), |(lo, hi, ok), &v| (lo.min(v), hi.max(v), ok & v.is_finite())))
-    .reduce(|| (f64::INFINITY, f64::NEG_INFINITY, true), |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 & b.2));
-  if !finite {
+  if !img.par_iter().all(|v| v.is_finite()) {
     return Err(SbError::invalid("threshold_otsu: the image contains NaN or infinite values"));
   }
-  let delta = hi - lo;
-  let step = delta / NBINS as f64;
-  let mut edges: Vec<f64> =
-    (0..=NBINS).map(|i| if step == 0.0 { i as f64 / NBINS as f64 * delta + lo } else { i as f64 * step + lo }).collect();
-  edges[NBINS] = hi;
-  let counts = img
-    .par_chunks(1 << 16)
-    .map(|c| {
-      let mut hcount = vec![0u64; NBINS];
-      for &x in c {
-        let mut i = (((x - lo) / delta) * NBINS as f64) as usize;
-        if i >= NBINS {
-          i = NBINS - 1;
-        }
-        if x < edges[i] {
-          i = i.saturating_sub(1);
-        }
-        if x >= edges[i + 1] && i != NBINS - 1 {
-          i += 1;
-        }
-        hcount[i] += 1;
-      }
-      hcount
-    })
-    .reduce(
-      || vec![0u64; NBINS],
-      |mut a, b| {
-        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-        a
-      },
-    );
-  let centers: Vec<f64> = edges.windows(2).map(|e| (e[0] + e[1]) / 2.0).collect();
-  Ok(centers[otsu_index(&counts, &centers)])
-}
-
-/// `np.argmax(variance12)` with scikit-image's dtypes (float32 counts and weights, float64 means).
-fn otsu_index(counts: &[u64], centers: &[f64]) -> usize {
-  let n = counts.len();
-  let c32: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
-  let mut acc = 0f32;
-  let weight1: Vec<f32> = c32.iter().map(|&c| {
-    acc += c;
-    acc
-  })
-  .collect();
-  let mut acc = 0f32;
-  let mut weight2: Vec<f32> = c32.iter().rev().map(|&c| {
-    acc += c;
-    acc
-  })
-  .collect();
-  weight2.reverse();
-  let prod: Vec<f64> = c32.iter().zip(centers).map(|(&c, &b)| c as f64 * b).collect();
-  let mut acc = 0f64;
-  let mean1: Vec<f64> = prod.iter().zip(&weight1).map(|(&p, &w)| {
-    acc += p;
-    acc / w as f64
-  })
-  .collect();
-  let mut acc = 0f64;
-  let mut mean2: Vec<f64> = prod.iter().rev().zip(weight2.iter().rev()).map(|(&p, &w)| {
-    acc += p;
-    acc / w as f64
-  })
-  .collect();
-  mean2.reverse();
-  let mut best = 0;
-  let mut best_v = f64::NEG_INFINITY;
-  for i in 0..n - 1 {
-    let d = mean1[i] - mean2[i + 1];
-    let v = (weight1[i] * weight2[i + 1]) as f64 * (d * d);
-    if v > best_v || (v.is_nan() && !best_v.is_nan()) {
-      best = i;
-      best_v = v;
-      if v.is_nan() {
-        break;
-      }
-    }
-  }
-  best
+  crate::set::threshold::slice_threshold(crate::set::threshold::Method::Otsu, 256, img)
 }
 
 // ---------------------------------------------------------------------------------------------
