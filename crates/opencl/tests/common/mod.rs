@@ -80,3 +80,107 @@ pub fn assert_equivalent(dev: &ClDevice, name: &str, host: &HostArray, on_cl: &H
 pub fn dtypes() -> [DType; 7] {
   DType::ALL
 }
+
+/// One set operation (DESIGN §12) run on the CPU and on OpenCL: the two results and whether the
+/// OpenCL run fell back to the host.
+pub struct SetRun {
+  pub cpu: Option<HostArray>,
+  pub cl: Option<HostArray>,
+  pub cpu_special: Option<String>,
+  pub cl_special: Option<String>,
+  pub on_host: bool,
+}
+
+/// Runs set operation `name` with `options` on the CPU (`host`, the host halves of `aux`) and on
+/// OpenCL (`on_cl`, the device halves), through the dispatch the binding uses.
+pub fn set_run(name: &str, host: &HostArray, on_cl: &HostArray, aux: &[(HostArray, HostArray)], options: &str) -> Result<SetRun, (stackbridge_core::SbError, stackbridge_core::SbError)> {
+  use stackbridge_core::Cancel;
+  let dev = stackbridge_opencl::devices().iter().find(|d| d.id() == on_cl.device()).expect("an OpenCL array");
+  let ctx = stackbridge_opencl::gpu::Ctx::new(dev).unwrap();
+  let aux_h: Vec<Option<HostArray>> = aux.iter().map(|a| Some(a.0.clone())).collect();
+  let aux_c: Vec<Option<HostArray>> = aux.iter().map(|a| Some(a.1.clone())).collect();
+  let cpu = stackbridge_kernels::dispatch::run_named(name, host, options, &aux_h, &Cancel::none());
+  let cl = stackbridge_gpu::dispatch::run_named(&ctx, name, on_cl, options, &aux_c, &Cancel::none());
+  match (cpu, cl) {
+    (Ok(a), Ok(b)) => Ok(SetRun { cpu: a.array, cl: b.array, cpu_special: a.special, cl_special: b.special, on_host: b.on_host }),
+    (Err(a), Err(b)) => Err((a, b)),
+    (a, b) => panic!("{name} {options}: the CPU and OpenCL disagree on success: cpu {:?}, opencl {:?}", a.err(), b.err()),
+  }
+}
+
+/// Asserts that `name` has a device kernel for `host`'s dtype on OpenCL and that its result equals
+/// the CPU's: same shape and dtype, exactly for integer results (the device has fp64), within
+/// `float_tol` (absolute, or relative to values above 1) for float results; the same errors where
+/// the CPU refuses. Returns the maximum difference found.
+pub fn assert_set_equivalent(name: &str, host: &HostArray, on_cl: &HostArray, aux: &[(HostArray, HostArray)], options: &str, float_tol: f64) -> f64 {
+  let dev = stackbridge_opencl::devices().iter().find(|d| d.id() == on_cl.device()).expect("an OpenCL array");
+  assert!(
+    stackbridge_gpu::proc::set::lookup::<stackbridge_opencl::gpu::Ctx>(name, host.dtype).is_some(),
+    "{name} has no device kernel for {}",
+    host.dtype.name()
+  );
+  let run = match set_run(name, host, on_cl, aux, options) {
+    Ok(r) => r,
+    Err((a, b)) => {
+      assert_eq!(a.code, b.code, "{name} {options}: error codes {} vs {}", a.message, b.message);
+      return 0.0;
+    }
+  };
+  assert!(!run.on_host, "{name} {options} ({}) ran on the host", host.dtype.name());
+  assert_eq!(run.cpu_special, run.cl_special, "{name} {options}: special output");
+  let (Some(cpu), Some(cl)) = (run.cpu, run.cl) else {
+    return 0.0;
+  };
+  assert_eq!(cl.shape, cpu.shape, "{name} {options}: shape");
+  assert_eq!(cl.dtype, cpu.dtype, "{name} {options}: dtype");
+  assert_eq!(cl.device(), dev.id());
+  let exact = !cpu.dtype.is_float() && dev.fp64;
+  let (a, b) = (values(&cpu), values(&cl));
+  let mut worst = 0.0f64;
+  for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+    if x.is_nan() || y.is_nan() {
+      assert!(x.is_nan() && y.is_nan(), "{name} {options} ({}): element {i}: cpu {x} vs opencl {y}", host.dtype.name());
+      continue;
+    }
+    if x == y {
+      continue;
+    }
+    let d = (x - y).abs() / x.abs().max(1.0);
+    worst = worst.max(d);
+    assert!(!exact && d <= float_tol, "{name} {options} ({}): element {i} of {:?}: cpu {x} vs opencl {y}", host.dtype.name(), cpu.shape);
+  }
+  worst
+}
+
+/// Odd and tiny shapes for the set sweeps.
+pub const SET_SHAPES: [[usize; 3]; 6] = [[1, 1, 1], [1, 3, 5], [2, 5, 3], [1, 9, 1], [2, 17, 23], [3, 40, 33]];
+
+/// A value range that exercises each dtype.
+pub fn set_range(dt: DType) -> (f64, f64) {
+  match dt {
+    DType::U8 => (0.0, 256.0),
+    DType::U16 => (0.0, 65536.0),
+    DType::I16 => (-32768.0, 32768.0),
+    DType::I32 => (-2.0e9, 2.0e9),
+    DType::U32 => (0.0, 4.2e9),
+    DType::F32 | DType::F64 => (-1000.0, 1000.0),
+  }
+}
+
+/// `name` with each of `options` over every shape and dtype `accepts` takes.
+pub fn sweep(name: &str, options: &[&str], accepts: impl Fn(DType) -> bool, float_tol: f64) {
+  let Some(dev) = cl() else { return };
+  for (si, shape) in SET_SHAPES.iter().enumerate() {
+    for dt in dtypes().into_iter().filter(|&d| accepts(d)) {
+      let (lo, hi) = set_range(dt);
+      let v = noise(shape.iter().product(), 7 + si as u64, lo, hi);
+      stackbridge_core::with_dtype!(dt, T => {
+        let (h, c) = pair::<T>(dev, *shape, &v);
+        for o in options {
+          assert_set_equivalent(name, &h, &c, &[], o, float_tol);
+        }
+      });
+    }
+  }
+}
+

@@ -1,33 +1,14 @@
-//! Device kernels of the processor set (DESIGN §12): each entry runs one operation with the same
-//! options, checks and results as its CPU implementation in `stackbridge_kernels::set` (program
-//! "set" for the element-wise and stack operations; "morphology" — the top-hat's exact clipped
-//! erosion and dilation — for the minimum / maximum filters and the grey-scale opening, closing
-//! and black top-hat). Every other operation of the set runs on the host (`crate::set`).
+//! The element-wise and stack operations (program "set") and the footprint min / max filters
+//! ("morphology" — the top-hat's exact clipped erosion and dilation — for the minimum / maximum
+//! filters and the grey-scale opening, closing and black top-hat).
 
 use crate::set::DeviceRun;
 use crate::Arg::{Acc, Buf, I32};
 use crate::{long, type_defines, Gpu};
 use stackbridge_core::{DType, HostArray, SbError, SbResult};
+use super::{finish, result};
 use stackbridge_kernels::set::{Call, Output};
 use stackbridge_kernels::Dims;
-
-/// The operations listed in [`lookup`].
-pub const NAMES: &[&str] = &[
-  "add",
-  "subtract",
-  "multiply",
-  "divide",
-  "addScalar",
-  "multiplyScalar",
-  "absolute",
-  "sumProjection",
-  "argmaxProjection",
-  "minimumFilter",
-  "maximumFilter",
-  "opening",
-  "closing",
-  "blackTophat",
-];
 
 /// The device implementation of `name` for an input of `dtype`, if it has one.
 pub fn lookup<C: Gpu>(name: &str, dtype: DType) -> Option<DeviceRun<C>> {
@@ -42,17 +23,6 @@ pub fn lookup<C: Gpu>(name: &str, dtype: DType) -> Option<DeviceRun<C>> {
     "minimumFilter" | "maximumFilter" | "opening" | "closing" | "blackTophat" if !dtype.is_float() => morphology::<C>,
     _ => return None,
   })
-}
-
-/// A result array of `dims` and `dtype` on the device, in the input's memory type.
-fn result<C: Gpu>(ctx: &C, c: &Call, dims: Dims, dtype: DType) -> SbResult<(HostArray, C::Buf)> {
-  let (a, b) = ctx.alloc(vec![dims.z, dims.h, dims.w], dtype, c.input.memory_type)?;
-  Ok((HostArray { readonly: c.input.memory_type.is_immutable(), ..a }, b))
-}
-
-fn finish<C: Gpu>(ctx: &C, out: HostArray, buf: &C::Buf) -> SbResult<Output> {
-  ctx.complete(buf)?;
-  Ok(Output::array(out))
 }
 
 fn program<C: Gpu>(ctx: &C, dtype: DType) -> SbResult<std::sync::Arc<C::Program>> {
