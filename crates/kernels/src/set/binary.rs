@@ -69,13 +69,19 @@ fn per_slice(call: &Call, f: impl Fn(&mut Vec<u8>, &mut [u8]) + Sync) -> SbResul
   Ok(Output::array(out))
 }
 
-fn morph(call: &Call, m: Morph) -> SbResult<Output> {
+/// Reads the `{ radius, footprint }` of the binary morphology (unknown keys refused): the radius
+/// and whether the footprint is the square.
+pub fn morph_options(call: &Call) -> SbResult<(usize, bool)> {
   let p = call.params(&["radius", "footprint"])?;
   let r = p.usize("radius", 1)?;
   if r > MAX_RADIUS {
     return Err(SbError::invalid(format!("{}: option radius must be at most {MAX_RADIUS}, got {r}", call.name)).with("option", "radius"));
   }
-  let square = p.choice("footprint", "disk", &["disk", "square"])? == "square";
+  Ok((r, p.choice("footprint", "disk", &["disk", "square"])? == "square"))
+}
+
+fn morph(call: &Call, m: Morph) -> SbResult<Output> {
+  let (r, square) = morph_options(call)?;
   // Half-widths of the footprint's rows dy = -r..=r.
   let chords: Vec<usize> = (0..=2 * r).map(|i| if square { r } else { chord_half_width(r, i.abs_diff(r)) }).collect();
   let dims = call.dims()?;

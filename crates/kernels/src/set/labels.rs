@@ -50,14 +50,22 @@ fn labels_of(name: &str, a: &HostArray, what: &str) -> SbResult<Vec<i32>> {
   }
   let pin = a.pin()?;
   let wide: bool = with_dtype!(a.dtype, T => pin.as_slice::<T>().par_iter().any(|&x| x.to_i64() > i32::MAX as i64));
+  label_range(name, what, wide, false)?;
+  let v: Vec<i32> = with_dtype!(a.dtype, T => pin.as_slice::<T>().par_iter().map(|&x| x.to_i64() as i32).collect());
+  label_range(name, what, false, v.par_iter().any(|&x| x < 0))?;
+  Ok(v)
+}
+
+/// The error of a label array with a label above `i32::MAX` (`wide`, checked first) or a negative
+/// one, as [`labels_of`] reports it (for the device implementations, which check on the device).
+pub fn label_range(name: &str, what: &str, wide: bool, negative: bool) -> SbResult<()> {
   if wide {
     return Err(SbError::invalid(format!("{name}: {what} has labels above 2^31 - 1, which are not supported")).with("processor", name));
   }
-  let v: Vec<i32> = with_dtype!(a.dtype, T => pin.as_slice::<T>().par_iter().map(|&x| x.to_i64() as i32).collect());
-  if v.par_iter().any(|&x| x < 0) {
+  if negative {
     return Err(SbError::invalid(format!("{name}: {what} has negative labels; labels must be >= 0")).with("processor", name));
   }
-  Ok(v)
+  Ok(())
 }
 
 /// Runs `f(labels_slice, out_slice, h, w)` for every slice of the label stack into a new int32 stack.
@@ -489,15 +497,21 @@ fn areas(lab: &[i32]) -> impl Fn(i32) -> usize {
 /// 0, return_indices=True)` picks it, ties broken exactly as scipy's feature transform. `radius`
 /// is a number ≥ 0 (not necessarily an integer).
 fn run_dilate_labels(call: &Call) -> SbResult<Output> {
+  let radius = dilate_radius(call)?;
+  per_label_slice(call, |s, o, h, w| {
+    expand_labels(s, h, w, radius, o);
+    Ok(())
+  })
+}
+
+/// The `{ radius }` of `dilateLabels`, read and checked (a number >= 0).
+pub fn dilate_radius(call: &Call) -> SbResult<f64> {
   let p = call.params(&["radius"])?;
   let radius = p.f64("radius", 1.0)?;
   if radius < 0.0 {
     return Err(SbError::invalid(format!("{}: option radius must be >= 0, got {radius}", call.name)).with("option", "radius"));
   }
-  per_label_slice(call, |s, o, h, w| {
-    expand_labels(s, h, w, radius, o);
-    Ok(())
-  })
+  Ok(radius)
 }
 
 /// [`run_dilate_labels`] on one plane.
@@ -625,8 +639,7 @@ fn voronoi_row(fy: &[i64], y: usize, f: &mut Vec<(i64, i64)>, g: &mut Vec<usize>
 /// `skimage.morphology.erosion(labels == l, disk(radius))`, whose padding does not erode from the
 /// image edge). Computed as `erosion == dilation` of the label image over the clipped disk.
 fn run_erode_labels(call: &Call) -> SbResult<Output> {
-  let p = call.params(&["radius"])?;
-  let r = p.usize("radius", 1)?;
+  let r = erode_radius(call)?;
   per_label_slice(call, |s, o, h, w| {
     if s.is_empty() || r == 0 {
       o.copy_from_slice(s);
@@ -638,6 +651,11 @@ fn run_erode_labels(call: &Call) -> SbResult<Output> {
     o.par_iter_mut().zip(hi.par_iter()).zip(s.par_iter()).for_each(|((lo, &hi), &v)| *lo = if *lo == hi { v } else { 0 });
     Ok(())
   })
+}
+
+/// The `{ radius }` of `erodeLabels` (an integer >= 0).
+pub fn erode_radius(call: &Call) -> SbResult<usize> {
+  call.params(&["radius"])?.usize("radius", 1)
 }
 
 /// `labelBoundaries` → uint8 0/1: per slice `skimage.segmentation.find_boundaries(labels,
