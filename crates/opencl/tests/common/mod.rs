@@ -11,6 +11,12 @@ pub const REQUIRE: &str = "STACKBRIDGE_REQUIRE_OPENCL";
 /// The first OpenCL device, or `None` (with the reason printed) when there is none and OpenCL is
 /// not required.
 pub fn cl() -> Option<&'static ClDevice> {
+  // The host and OpenCL backends, for the host fallback's transfers of non-host-addressable memory.
+  stackbridge_core::backend::install(|| {
+    let mut all: Vec<std::sync::Arc<dyn stackbridge_core::BackendDevice>> = vec![std::sync::Arc::new(stackbridge_kernels::backend::HostDevice)];
+    all.extend(stackbridge_opencl::backend::backend_devices());
+    all
+  });
   match devices().first() {
     Some(d) => Some(d),
     None if std::env::var(REQUIRE).is_ok_and(|v| v == "1") => panic!("{REQUIRE}=1 but no OpenCL device was found"),
@@ -36,12 +42,21 @@ pub fn noise(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
 
 /// A `[z, h, w]` stack of `T` on `device` (host or an OpenCL device) filled from `values`.
 pub fn stack_on<T: Element>(device: stackbridge_core::Device, shape: [usize; 3], values: &[f64]) -> HostArray {
-  let mt = if device == stackbridge_core::Device::Host { MemoryType::Numpy } else { MemoryType::Pyclesperanto };
-  let a = HostArray::alloc_on(device, shape.to_vec(), T::DTYPE, mt, false).unwrap();
-  let p = a.pin().unwrap();
-  for (o, v) in p.as_mut_slice::<T>().iter_mut().zip(values) {
-    *o = T::from_f64(*v);
+  let data: Vec<T> = values.iter().take(shape.iter().product()).map(|&v| T::from_f64(v)).collect();
+  if let Some(dev) = devices().iter().find(|d| d.id() == device) {
+    // Written through the queue, so that device memory need not be host-addressable
+    // (STACKBRIDGE_OPENCL_RESIDENT=1).
+    use stackbridge_gpu::Gpu;
+    let ctx = stackbridge_opencl::gpu::Ctx::new(dev).unwrap();
+    let (a, mut b) = ctx.alloc(shape.to_vec(), T::DTYPE, MemoryType::Pyclesperanto).unwrap();
+    if !data.is_empty() {
+      ctx.write(&mut b, &data).unwrap();
+    }
+    ctx.complete(&b).unwrap();
+    return a;
   }
+  let a = HostArray::alloc_on(device, shape.to_vec(), T::DTYPE, MemoryType::Numpy, false).unwrap();
+  a.pin().unwrap().as_mut_slice::<T>().copy_from_slice(&data);
   a
 }
 
@@ -52,6 +67,16 @@ pub fn pair<T: Element>(dev: &ClDevice, shape: [usize; 3], values: &[f64]) -> (H
 
 /// The elements of `a` as f64.
 pub fn values(a: &HostArray) -> Vec<f64> {
+  if let Some(dev) = devices().iter().find(|d| d.id() == a.device()) {
+    // Read through the queue (device memory may not be host-addressable).
+    use stackbridge_gpu::Gpu;
+    let ctx = stackbridge_opencl::gpu::Ctx::new(dev).unwrap();
+    if a.numel() == 0 {
+      return vec![];
+    }
+    let b = ctx.wrap(a).unwrap();
+    return stackbridge_core::with_dtype!(a.dtype, T => ctx.read::<T>(&b).unwrap().iter().take(a.numel()).map(|v| v.to_f64()).collect());
+  }
   let p = a.pin().unwrap();
   stackbridge_core::with_dtype!(a.dtype, T => p.as_slice::<T>().iter().map(|v| v.to_f64()).collect())
 }
