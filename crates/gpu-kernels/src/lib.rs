@@ -18,6 +18,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
   ("histogram", include_str!("../kernels/histogram.cl")),
   ("projection", include_str!("../kernels/projection.cl")),
   ("set", include_str!("../kernels/set.cl")),
+  ("set_filters", include_str!("../kernels/set_filters.cl")),
 ];
 
 /// The full source of program `name` (header + body), or `None` for an unknown name.
@@ -47,6 +48,7 @@ pub fn variants() -> Vec<(&'static str, String)> {
     out.push(("histogram", d.clone()));
     out.push(("projection", d.clone()));
     out.push(("set", d.clone()));
+    out.push(("set_filters", d.clone()));
     out.push(("morphology", type_defines("M_T", t, is_float)));
     for w in ["float", "double"] {
       out.push(("filters", format!("{d} -D W={w}")));
