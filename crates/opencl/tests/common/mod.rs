@@ -38,11 +38,24 @@ pub fn noise(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
 pub fn stack_on<T: Element>(device: stackbridge_core::Device, shape: [usize; 3], values: &[f64]) -> HostArray {
   let mt = if device == stackbridge_core::Device::Host { MemoryType::Numpy } else { MemoryType::Pyclesperanto };
   let a = HostArray::alloc_on(device, shape.to_vec(), T::DTYPE, mt, false).unwrap();
-  let p = a.pin().unwrap();
-  for (o, v) in p.as_mut_slice::<T>().iter_mut().zip(values) {
-    *o = T::from_f64(*v);
+  let data: Vec<T> = values.iter().take(a.numel()).map(|&v| T::from_f64(v)).collect();
+  if a.storage.block().unwrap().host_addressable() {
+    let p = a.pin().unwrap();
+    p.as_mut_slice::<T>().copy_from_slice(&data);
+  } else {
+    // Device memory that is not host-addressable (STACKBRIDGE_OPENCL_RESIDENT=1): written through the queue.
+    use stackbridge_gpu::Gpu;
+    let ctx = stackbridge_opencl::gpu::Ctx::new(cl_of(&a)).unwrap();
+    let mut buf = ctx.wrap(&a).unwrap();
+    ctx.write(&mut buf, &data).unwrap();
+    ctx.finish().unwrap();
   }
   a
+}
+
+/// The OpenCL device `a` lives on.
+pub fn cl_of(a: &HostArray) -> &'static ClDevice {
+  devices().iter().find(|d| d.id() == a.device()).expect("an OpenCL array")
 }
 
 /// The same data as a host array and as an array on `dev`.
@@ -52,6 +65,12 @@ pub fn pair<T: Element>(dev: &ClDevice, shape: [usize; 3], values: &[f64]) -> (H
 
 /// The elements of `a` as f64.
 pub fn values(a: &HostArray) -> Vec<f64> {
+  if !a.storage.block().unwrap().host_addressable() {
+    use stackbridge_gpu::Gpu;
+    let ctx = stackbridge_opencl::gpu::Ctx::new(cl_of(a)).unwrap();
+    let buf = ctx.wrap(a).unwrap();
+    return stackbridge_core::with_dtype!(a.dtype, T => ctx.read::<T>(&buf).unwrap().iter().take(a.numel()).map(|v| v.to_f64()).collect());
+  }
   let p = a.pin().unwrap();
   stackbridge_core::with_dtype!(a.dtype, T => p.as_slice::<T>().iter().map(|v| v.to_f64()).collect())
 }
