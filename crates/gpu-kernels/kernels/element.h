@@ -2,6 +2,27 @@
  * the casts and roundings that make device results equal the CPU's. */
 #ifndef SB_ELEMENT_H
 #define SB_ELEMENT_H
+
+/* Where index i of a line extended past its ends lands in a line of n samples (n > 0):
+ * mode 0 reflect (d c b a | a b c d | d c b a), 1 mirror (d c b | a b c d | c b a), 2 nearest.
+ * Extensions of any length are periodic (scipy's NI_ExtendLine). */
+SB_DEVICE_FN long sb_border(long i, long n, int mode) {
+  if (i >= 0 && i < n) return i;
+  if (mode == 2) return i < 0 ? 0 : n - 1;
+  if (mode == 0) {
+    if (i >= -n && i < 2 * n) return i < 0 ? -i - 1 : 2 * n - 1 - i;
+    long m = i % (2 * n);
+    if (m < 0) m += 2 * n;
+    return m >= n ? 2 * n - 1 - m : m;
+  }
+  if (n == 1) return 0;
+  if (i > -n && i < 2 * n - 1) return i < 0 ? -i : 2 * n - 2 - i;
+  long p = 2 * n - 2;
+  long m = i % p;
+  if (m < 0) m += p;
+  return m >= n ? 2 * n - 2 - m : m;
+}
+
 #ifdef T_IN
 
 /* Saturating truncation toward zero of v to T_IN, NaN -> 0 (Rust `as`); plain conversion for floats. */

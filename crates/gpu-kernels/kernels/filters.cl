@@ -13,25 +13,7 @@
 #define W float
 #endif
 
-/* Where index i of a line extended past its ends lands in a line of n samples (n > 0):
- * mode 0 reflect (d c b a | a b c d | d c b a), 1 mirror (d c b | a b c d | c b a), 2 nearest.
- * Extensions of any length are periodic (scipy's NI_ExtendLine). */
-SB_DEVICE_FN long sb_border(long i, long n, int mode) {
-  if (i >= 0 && i < n) return i;
-  if (mode == 2) return i < 0 ? 0 : n - 1;
-  if (mode == 0) {
-    if (i >= -n && i < 2 * n) return i < 0 ? -i - 1 : 2 * n - 1 - i;
-    long m = i % (2 * n);
-    if (m < 0) m += 2 * n;
-    return m >= n ? 2 * n - 1 - m : m;
-  }
-  if (n == 1) return 0;
-  if (i > -n && i < 2 * n - 1) return i < 0 ? -i : 2 * n - 2 - i;
-  long p = 2 * n - 2;
-  long m = i % p;
-  if (m < 0) m += p;
-  return m >= n ? 2 * n - 2 - m : m;
-}
+/* sb_border (reflect / mirror / nearest line extension) is in element.h. */
 
 /* v stored as T_IN the way scipy stores a filter pass: float types round to nearest, integer
  * types truncate toward zero and saturate to [lo, hi] (NaN, which integer data cannot produce,
@@ -158,6 +140,30 @@ SB_DEVICE_FN float sb_at(SB_CONST_GLOBAL float* p, long y, long x, long h, long 
 
 #define SB_MEDIAN_PRIVATE 317
 
+/* Element kk of a[0..n) in place (Wirth's selection, `LESS` a strict total order on T): the
+ * selection of median_small (float, total order) and median_small_t (integers). */
+#define SB_WIRTH_SELECT(T, LESS, a, n, kk)                                                              \
+  {                                                                                                  \
+    int lo_ = 0, hi_ = (n) - 1;                                                                      \
+    while (lo_ < hi_) {                                                                              \
+      T pivot_ = a[kk];                                                                              \
+      int i_ = lo_, j_ = hi_;                                                                        \
+      do {                                                                                           \
+        while (LESS(a[i_], pivot_)) i_++;                                                            \
+        while (LESS(pivot_, a[j_])) j_--;                                                            \
+        if (i_ <= j_) {                                                                              \
+          T t_ = a[i_];                                                                              \
+          a[i_] = a[j_];                                                                             \
+          a[j_] = t_;                                                                                \
+          i_++;                                                                                      \
+          j_--;                                                                                      \
+        }                                                                                            \
+      } while (i_ <= j_);                                                                            \
+      if (j_ < kk) lo_ = i_;                                                                         \
+      if (kk < i_) hi_ = j_;                                                                         \
+    }                                                                                                \
+  }
+
 /* Disks of up to SB_MEDIAN_PRIVATE samples (r <= 10, the CPU's selection regime): gather into
  * private memory and select element k (Wirth's selection under the total order). hw[|dy|] is the
  * disk's half-width at row offset dy. */
@@ -172,26 +178,69 @@ SB_KERNEL void median_small(SB_CONST_GLOBAL float* src, SB_GLOBAL float* dst, SB
     long hh = hw[dy < 0 ? -dy : dy];
     for (long dx = -hh; dx <= hh; dx++) a[n++] = sb_at(p, y + dy, x + dx, h, w);
   }
-  int kk = (int)k, lo = 0, hi = n - 1;
-  while (lo < hi) {
-    float pivot = a[kk];
-    int i = lo, j = hi;
-    do {
-      while (sb_tless(a[i], pivot)) i++;
-      while (sb_tless(pivot, a[j])) j--;
-      if (i <= j) {
-        float t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-        i++;
-        j--;
-      }
-    } while (i <= j);
-    if (j < kk) lo = i;
-    if (kk < i) hi = j;
-  }
+  int kk = (int)k;
+  SB_WIRTH_SELECT(float, sb_tless, a, n, kk)
   dst[(z * h + y) * w + x] = a[kk];
 }
+
+#if !T_IN_IS_FLOAT
+/* The integer median of any flat symmetric footprint (hw[|dy|]: its half-width at row offset dy,
+ * nearest borders), `skimage.filters.median` of set::rank: element k of the samples. Integers are
+ * totally ordered by `<`, so any exact selection gives the CPU's value. */
+#define SB_LT(a, b) ((a) < (b))
+SB_DEVICE_FN T_IN sb_at_t(SB_CONST_GLOBAL T_IN* p, long y, long x, long h, long w) {
+  y = y < 0 ? 0 : (y >= h ? h - 1 : y);
+  x = x < 0 ? 0 : (x >= w ? w - 1 : x);
+  return p[y * w + x];
+}
+
+/* Footprints of up to SB_MEDIAN_PRIVATE samples: gathered into private memory, Wirth's selection. */
+SB_KERNEL void median_small_t(SB_CONST_GLOBAL T_IN* src, SB_GLOBAL T_IN* dst, SB_CONST_GLOBAL int* hw, long r, long k, long h,
+                              long w, long d) {
+  long x = SB_GID(0), y = SB_GID(1), z = SB_GID(2);
+  if (x >= w || y >= h || z >= d) return;
+  SB_CONST_GLOBAL T_IN* p = src + z * h * w;
+  T_IN a[SB_MEDIAN_PRIVATE];
+  int n = 0;
+  for (long dy = -r; dy <= r; dy++) {
+    long hh = hw[dy < 0 ? -dy : dy];
+    for (long dx = -hh; dx <= hh; dx++) a[n++] = sb_at_t(p, y + dy, x + dx, h, w);
+  }
+  int kk = (int)k;
+  SB_WIRTH_SELECT(T_IN, SB_LT, a, n, kk)
+  dst[(z * h + y) * w + x] = a[kk];
+}
+
+/* Larger footprints: a radix selection over the order-preserving unsigned key v - min(T_IN), one
+ * bit at a time from the top (one pass over the footprint per bit of T_IN). */
+SB_KERNEL void median_radix_t(SB_CONST_GLOBAL T_IN* src, SB_GLOBAL T_IN* dst, SB_CONST_GLOBAL int* hw, long r, long k, long h,
+                              long w, long d) {
+  long x = SB_GID(0), y = SB_GID(1), z = SB_GID(2);
+  if (x >= w || y >= h || z >= d) return;
+  SB_CONST_GLOBAL T_IN* p = src + z * h * w;
+  const int sgn = ((T_IN)(-1)) < (T_IN)0;
+  const int bits = (int)sizeof(T_IN) * 8;
+  const long minv = sgn ? -((long)1 << (bits - 1)) : 0;
+  ulong prefix = 0;
+  long kk = k;
+  for (int b = bits - 1; b >= 0; b--) {
+    ulong above = ~(ulong)0 << (b + 1);
+    long c = 0;
+    for (long dy = -r; dy <= r; dy++) {
+      long hh = hw[dy < 0 ? -dy : dy];
+      for (long dx = -hh; dx <= hh; dx++) {
+        ulong key = (ulong)((long)sb_at_t(p, y + dy, x + dx, h, w) - minv);
+        c += ((key & above) == prefix) && !((key >> b) & 1);
+      }
+    }
+    if (kk >= c) {
+      kk -= c;
+      prefix |= (ulong)1 << b;
+    }
+  }
+  dst[(z * h + y) * w + x] = (T_IN)((long)prefix + minv);
+}
+#endif
 
 /* Larger disks (no private copy): the candidate with (number below) <= k < (number below + number equal). */
 SB_KERNEL void median_large(SB_CONST_GLOBAL float* src, SB_GLOBAL float* dst, SB_CONST_GLOBAL int* hw, long r, long k, long h,

@@ -19,6 +19,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
   ("projection", include_str!("../kernels/projection.cl")),
   ("set", include_str!("../kernels/set.cl")),
   ("set_binary", include_str!("../kernels/set_binary.cl")),
+  ("set_filters", include_str!("../kernels/set_filters.cl")),
 ];
 
 /// The full source of program `name` (header + body), or `None` for an unknown name.
@@ -49,6 +50,7 @@ pub fn variants() -> Vec<(&'static str, String)> {
     out.push(("projection", d.clone()));
     out.push(("set", d.clone()));
     out.push(("set_binary", d.clone()));
+    out.push(("set_filters", d.clone()));
     out.push(("morphology", type_defines("M_T", t, is_float)));
     for w in ["float", "double"] {
       out.push(("filters", format!("{d} -D W={w}")));

@@ -29,7 +29,7 @@ fn mode_code(m: BorderMode) -> i32 {
 }
 
 /// The "filters" program for element type `dtype` and sharpen's working type `work`.
-fn program<C: Gpu>(ctx: &C, dtype: DType, work: DType) -> SbResult<Arc<C::Program>> {
+pub(crate) fn program<C: Gpu>(ctx: &C, dtype: DType, work: DType) -> SbResult<Arc<C::Program>> {
   let defines = format!("{} -D W={}", type_defines(ctx, "T_IN", dtype)?, ctx.kernel_type(work)?);
   ctx.program("filters", &defines)
 }
@@ -39,7 +39,7 @@ fn bounds(dtype: DType) -> (f64, f64) {
   with_dtype!(dtype, T => (T::from_f64(f64::NEG_INFINITY).to_f64(), T::from_f64(f64::INFINITY).to_f64()))
 }
 
-fn copy<C: Gpu>(ctx: &C, p: &C::Program, src: &C::Buf, n: usize, out: &C::Buf) -> SbResult<()> {
+pub(crate) fn copy<C: Gpu>(ctx: &C, p: &C::Program, src: &C::Buf, n: usize, out: &C::Buf) -> SbResult<()> {
   ctx.launch(p, "copy_t", &[n], &[Buf(src), Buf(out), long(n)])
 }
 

@@ -219,17 +219,26 @@ pub fn subtract_gaussian_background_plane<T: Element>(src: &[T], h: usize, w: us
   });
 }
 
-fn run_dog(call: &Call) -> SbResult<Output> {
+/// `differenceOfGaussian`'s `{ sigma1 = 1, sigma2 = 2 }` (also the device kernels' parser).
+pub fn dog_options(call: &Call) -> SbResult<(f64, f64)> {
   let p = call.params(&["sigma1", "sigma2"])?;
-  let s1 = sigma_option(&p, "sigma1", 1.0, call.name)?;
-  let s2 = sigma_option(&p, "sigma2", 2.0, call.name)?;
+  Ok((sigma_option(&p, "sigma1", 1.0, call.name)?, sigma_option(&p, "sigma2", 2.0, call.name)?))
+}
+
+/// `subtractGaussianBackground`'s `{ sigma = 10 }` (also the device kernels' parser).
+pub fn background_options(call: &Call) -> SbResult<f64> {
+  let p = call.params(&["sigma"])?;
+  sigma_option(&p, "sigma", 10.0, call.name)
+}
+
+fn run_dog(call: &Call) -> SbResult<Output> {
+  let (s1, s2) = dog_options(call)?;
   let dims = call.dims()?;
   per_slice!(call, dims, DType::F32, |T, O, s, o| difference_of_gaussian_plane::<T>(s, dims.h, dims.w, s1, s2, cast_out::<O, f32>(o)))
 }
 
 fn run_subtract_background(call: &Call) -> SbResult<Output> {
-  let p = call.params(&["sigma"])?;
-  let sigma = sigma_option(&p, "sigma", 10.0, call.name)?;
+  let sigma = background_options(call)?;
   let dims = call.dims()?;
   per_slice!(call, dims, call.input.dtype, |T, O, s, o| subtract_gaussian_background_plane::<T>(s, dims.h, dims.w, sigma, cast_out::<O, T>(o)))
 }

@@ -672,7 +672,9 @@ pub fn clip<T: StackElement>(cancel: &Cancel, lo: T, hi: T, x: &[T], d: Dims, ou
   })
 }
 
-fn run_clip(call: &Call) -> SbResult<Output> {
+/// `clip`'s `{ min, max }` (at least one; `min ≤ max`) as given, before [`clip_bound`] (also the
+/// device kernels' parser).
+pub fn clip_options(call: &Call) -> SbResult<(f64, f64)> {
   let p = call.params(&["min", "max"])?;
   let (lo, hi) = (p.f64("min", f64::NEG_INFINITY)?, p.f64("max", f64::INFINITY)?);
   if lo == f64::NEG_INFINITY && hi == f64::INFINITY {
@@ -681,6 +683,11 @@ fn run_clip(call: &Call) -> SbResult<Output> {
   if lo > hi {
     return Err(SbError::invalid(format!("{}: min {lo} is greater than max {hi}", call.name)).with("option", "min").with("min", lo).with("max", hi));
   }
+  Ok((lo, hi))
+}
+
+fn run_clip(call: &Call) -> SbResult<Output> {
+  let (lo, hi) = clip_options(call)?;
   let d = call.dims()?;
   let out = call.alloc(d, call.input.dtype)?;
   let (src, pinned) = (call.input.pin()?, out.pin()?);

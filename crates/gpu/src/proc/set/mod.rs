@@ -5,7 +5,9 @@
 //! recorded in the trace as `onHost`.
 
 mod binary;
+mod filters;
 mod labels;
+mod rank;
 mod stack;
 
 use crate::set::DeviceRun;
@@ -16,7 +18,11 @@ use stackbridge_kernels::Dims;
 
 /// The device implementation of `name` for an input of `dtype`, if it has one.
 pub fn lookup<C: Gpu>(name: &str, dtype: DType) -> Option<DeviceRun<C>> {
-  stack::lookup(name, dtype).or_else(|| binary::lookup(name, dtype)).or_else(|| labels::lookup(name, dtype))
+  stack::lookup(name, dtype)
+    .or_else(|| rank::lookup(name, dtype))
+    .or_else(|| filters::lookup(name, dtype))
+    .or_else(|| binary::lookup(name, dtype))
+    .or_else(|| labels::lookup(name, dtype))
 }
 
 /// A result array of `dims` and `dtype` on the device, in the input's memory type.
