@@ -18,6 +18,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
   ("histogram", include_str!("../kernels/histogram.cl")),
   ("projection", include_str!("../kernels/projection.cl")),
   ("set", include_str!("../kernels/set.cl")),
+  ("set_geometry", include_str!("../kernels/set_geometry.cl")),
 ];
 
 /// The full source of program `name` (header + body), or `None` for an unknown name.
@@ -51,6 +52,7 @@ pub fn variants() -> Vec<(&'static str, String)> {
     for w in ["float", "double"] {
       out.push(("filters", format!("{d} -D W={w}")));
       out.push(("resize", format!("{d} -D W_T={w}")));
+      out.push(("set_geometry", format!("{d} -D W_T={w}")));
     }
     out.push(("blob", d.clone()));
     out.push(("blob", format!("{d} -D SB_FMA=1")));

@@ -4,6 +4,7 @@
 //! golden case's tolerance). An operation or dtype no module lists runs on the host (`crate::set`),
 //! recorded in the trace as `onHost`.
 
+mod geometry;
 mod stack;
 
 use crate::set::DeviceRun;
@@ -14,7 +15,7 @@ use stackbridge_kernels::Dims;
 
 /// The device implementation of `name` for an input of `dtype`, if it has one.
 pub fn lookup<C: Gpu>(name: &str, dtype: DType) -> Option<DeviceRun<C>> {
-  stack::lookup(name, dtype)
+  stack::lookup(name, dtype).or_else(|| geometry::lookup(name, dtype))
 }
 
 /// A result array of `dims` and `dtype` on the device, in the input's memory type.
