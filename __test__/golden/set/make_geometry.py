@@ -158,4 +158,24 @@ anan = image(94, (2, 23, 31), "float64")
 anan[0, 10, 10] = np.nan
 add("affine_shear_nan_float64", "affineTransform", anan, affine_fn(shear), {"matrix": shear})
 
+# --- order 3: scipy's cubic B-spline with its prefilter (skimage's Catmull-Rom bicubic for rotate)
+for i, dt in enumerate(["uint8", "uint16", "int16", "float32", "float64"]):
+    inp = image(100 + i, (2, 23, 31), dt)
+    add(f"resize_down_order3_{dt}", "resize", inp, resize_fn((11, 13), order=3), {"shape": [11, 13], "order": 3})
+    add(f"resize_up_order3_{dt}", "resize", inp, resize_fn((40, 50), order=3), {"shape": [40, 50], "order": 3})
+    add(f"rotate30_order3_{dt}", "rotate", inp, rotate_fn(30, order=3), {"angle": 30, "order": 3})
+    add(f"translate_frac_order3_{dt}", "translate", inp, shift_fn((1.3, -2.7), order=3), {"shift": [1.3, -2.7], "order": 3})
+    add(f"affine_shear_order3_{dt}", "affineTransform", inp, affine_fn(shear, order=3), {"matrix": shear, "order": 3})
+add("rescale_order3_noaa_float32", "rescale", image(110, (2, 23, 31), "float32"), rescale_fn(0.6, order=3, aa=False), {"factor": 0.6, "order": 3, "antiAliasing": False})
+add("rescale_order3_tiny_5x1_float64", "rescale", image(111, (1, 5, 1), "float64"), rescale_fn((1.6, 3), order=3), {"factor": [1.6, 3], "order": 3})
+add("rotate90_resize_order3_uint16", "rotate", image(112, (2, 23, 31), "uint16"), rotate_fn(90, order=3, resize=True), {"angle": 90, "order": 3, "resize": True})
+add("rotate_neg17_order3_cval_float64", "rotate", image(113, (2, 23, 31), "float64"), rotate_fn(-17.3, order=3, cval=-2.5), {"angle": -17.3, "order": 3, "cval": -2.5})
+add("translate_order3_cval_tiny_2x3_float64", "translate", image(114, (1, 2, 3), "float64"), shift_fn((0.4, -0.3), order=3, cval=5.0), {"shift": [0.4, -0.3], "order": 3, "cval": 5.0})
+add("affine_3x3_output_shape_order3_uint16", "affineTransform", image(115, (2, 23, 31), "uint16"),
+    affine_fn([0.8, -0.2, 3.0, 0.25, 1.1, -1.0, 0, 0, 1], order=3, output_shape=(30, 20)),
+    {"matrix": [0.8, -0.2, 3.0, 0.25, 1.1, -1.0, 0, 0, 1], "outputShape": [30, 20], "order": 3})
+o3nan = image(116, (2, 23, 31), "float64")
+o3nan[0, 5, 7] = np.nan
+add("translate_order3_nan_float64", "translate", o3nan, shift_fn((0.5, 0.25), order=3), {"shift": [0.5, 0.25], "order": 3}, "NaN spreads along the prefilter's rows and columns")
+
 write()

@@ -20,6 +20,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
   ("set", include_str!("../kernels/set.cl")),
   ("set_binary", include_str!("../kernels/set_binary.cl")),
   ("set_filters", include_str!("../kernels/set_filters.cl")),
+  ("set_geometry", include_str!("../kernels/set_geometry.cl")),
 ];
 
 /// The full source of program `name` (header + body), or `None` for an unknown name.
@@ -55,6 +56,7 @@ pub fn variants() -> Vec<(&'static str, String)> {
     for w in ["float", "double"] {
       out.push(("filters", format!("{d} -D W={w}")));
       out.push(("resize", format!("{d} -D W_T={w}")));
+      out.push(("set_geometry", format!("{d} -D W_T={w}")));
     }
     out.push(("blob", d.clone()));
     out.push(("blob", format!("{d} -D SB_FMA=1")));

@@ -17,8 +17,9 @@ pub struct SetResult {
   pub on_host: bool,
 }
 
-/// A device implementation: the same contract as `SetOp::run`, on `ctx`'s device.
-pub type DeviceRun<C> = fn(&C, &Call) -> SbResult<Output>;
+/// A device implementation: the same contract as `SetOp::run`, on `ctx`'s device; `Ok(None)` when
+/// these options have no device kernel (e.g. geometry's order 3), so the call takes the host path.
+pub type DeviceRun<C> = fn(&C, &Call) -> SbResult<Option<Output>>;
 
 
 /// Runs `op` for an input on `ctx`'s device; `aux` may live anywhere (brought to the input's device
@@ -26,8 +27,9 @@ pub type DeviceRun<C> = fn(&C, &Call) -> SbResult<Output>;
 pub fn run<C: Gpu>(ctx: &C, op: &'static SetOp, input: &HostArray, aux: &[Option<HostArray>], options: &str, cancel: &Cancel) -> SbResult<SetResult> {
   if let Some(f) = crate::proc::set::lookup::<C>(op.name, input.dtype) {
     let here: Vec<Option<HostArray>> = aux.iter().map(|a| a.as_ref().map(|a| on_device_of(a, input.device(), cancel)).transpose()).collect::<SbResult<_>>()?;
-    let out = f(ctx, &Call { name: op.name, input, aux: &here, options, cancel })?;
-    return Ok(SetResult { array: out.array, special: out.special, on_host: false });
+    if let Some(out) = f(ctx, &Call { name: op.name, input, aux: &here, options, cancel })? {
+      return Ok(SetResult { array: out.array, special: out.special, on_host: false });
+    }
   }
   // Work enqueued before (e.g. the kernels that wrote the input) must be done before the CPU reads.
   ctx.finish()?;

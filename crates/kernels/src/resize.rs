@@ -158,7 +158,7 @@ impl LinearAxis {
 }
 
 /// scipy's `map_coordinate(in, len, NI_EXTEND_MIRROR)` for a coordinate outside `[0, len - 1]`.
-fn map_coordinate(c: f64, len: usize) -> f64 {
+pub fn map_coordinate(c: f64, len: usize) -> f64 {
   let l = len as f64;
   if c < 0.0 {
     if len <= 1 {

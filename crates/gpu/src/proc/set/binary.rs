@@ -37,7 +37,7 @@ pub(super) fn mask<C: Gpu>(ctx: &C, c: &Call, n: usize, mask: &C::Buf) -> SbResu
 }
 
 /// `binaryDilation` / `binaryErosion` / `binaryOpening` / `binaryClosing` → uint8.
-fn morph<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn morph<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   let (r, square) = stackbridge_kernels::set::binary::morph_options(c)?;
   let dims = c.dims()?;
   let (out, dst) = result(ctx, c, dims, DType::U8)?;

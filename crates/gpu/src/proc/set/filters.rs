@@ -28,7 +28,7 @@ fn program<C: Gpu>(ctx: &C, dtype: DType) -> SbResult<Arc<C::Program>> {
 }
 
 /// `sobel` / `laplace`: the 3 × 3 stencils of the values as given, reflect borders, to float32.
-fn stencil<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn stencil<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   c.params(&[])?;
   let dims = c.dims()?;
   need_fp64(ctx, c)?;
@@ -48,7 +48,7 @@ fn stencil<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
 }
 
 /// `clip`: the bounds converted to the dtype on the host (`clip_bound`, as the CPU), uploaded in it.
-fn clip<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn clip<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   use stackbridge_kernels::set::stack::{clip_bound, clip_options};
   let (lo, hi) = clip_options(c)?;
   let dims = c.dims()?;
@@ -73,7 +73,7 @@ fn to_f64<C: Gpu>(ctx: &C, p: &C::Program, src: &C::Buf, n: usize) -> SbResult<C
 
 /// `differenceOfGaussian`: two float64 Gaussians (reflect, truncate 4) of `x.astype(float64)`, the
 /// difference rounded to float32.
-fn dog<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn dog<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   let (s1, s2) = stackbridge_kernels::set::filters::dog_options(c)?;
   let dims = c.dims()?;
   need_fp64(ctx, c)?;
@@ -93,7 +93,7 @@ fn dog<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
 }
 
 /// `subtractGaussianBackground`: `x − gaussian(x)` in float64, clipped at 0, cast to the dtype.
-fn subtract_background<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn subtract_background<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   let sigma = stackbridge_kernels::set::filters::background_options(c)?;
   let dims = c.dims()?;
   need_fp64(ctx, c)?;

@@ -44,7 +44,7 @@ fn labels_call<C: Gpu>(ctx: &C, c: &Call, dtype: DType) -> SbResult<(Dims, C::Bu
   Ok((dims, src, out, dst))
 }
 
-fn label_boundaries<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn label_boundaries<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   c.params(&[])?;
   let (dims, src, out, dst) = labels_call(ctx, c, DType::U8)?;
   let (z, h, w) = (dims.z, dims.h, dims.w);
@@ -54,7 +54,7 @@ fn label_boundaries<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
 
 /// `erodeLabels`: erosion == dilation over the clipped disk, in the input's dtype (the labels
 /// are non-negative, so their order is the same in every integer type).
-fn erode_labels<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn erode_labels<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   let r = erode_radius(c)?;
   let (dims, src, out, dst) = labels_call(ctx, c, LABELS)?;
   if dims.is_empty() {
@@ -100,7 +100,7 @@ fn max_squared_distance(radius: f64, h: usize, w: usize) -> i64 {
 
 /// `dilateLabels`: scipy's feature transform (pass 1 per column, `_VoronoiFT` per row, the CPU's
 /// tie rules verbatim), then the nearest label within `radius`.
-fn dilate_labels<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn dilate_labels<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   let radius = dilate_radius(c)?;
   let (dims, src, out, dst) = labels_call(ctx, c, LABELS)?;
   if dims.is_empty() {
@@ -118,7 +118,7 @@ fn dilate_labels<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
 
 /// `distanceTransform` → float32: the mask, Meijster's column pass and row envelopes in integers,
 /// then the square root of each exact squared distance.
-fn distance_transform<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn distance_transform<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   c.params(&[])?;
   let dims = c.dims()?;
   let (out, dst) = result(ctx, c, dims, DType::F32)?;

@@ -6,6 +6,7 @@
 
 mod binary;
 mod filters;
+mod geometry;
 mod labels;
 mod rank;
 mod stack;
@@ -23,6 +24,7 @@ pub fn lookup<C: Gpu>(name: &str, dtype: DType) -> Option<DeviceRun<C>> {
     .or_else(|| filters::lookup(name, dtype))
     .or_else(|| binary::lookup(name, dtype))
     .or_else(|| labels::lookup(name, dtype))
+    .or_else(|| geometry::lookup(name, dtype))
 }
 
 /// A result array of `dims` and `dtype` on the device, in the input's memory type.
@@ -32,7 +34,7 @@ pub(crate) fn result<C: Gpu>(ctx: &C, c: &Call, dims: Dims, dtype: DType) -> SbR
 }
 
 /// Waits for the kernels that wrote `buf` (the array `out`) and returns it.
-pub(crate) fn finish<C: Gpu>(ctx: &C, out: HostArray, buf: &C::Buf) -> SbResult<Output> {
+pub(crate) fn finish<C: Gpu>(ctx: &C, out: HostArray, buf: &C::Buf) -> SbResult<Option<Output>> {
   ctx.complete(buf)?;
-  Ok(Output::array(out))
+  Ok(Some(Output::array(out)))
 }

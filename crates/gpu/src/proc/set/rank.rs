@@ -38,7 +38,7 @@ fn half_widths(fp: Footprint) -> Vec<i32> {
 }
 
 /// `medianFilter`: element `count / 2` of the footprint's samples (nearest borders) per pixel.
-fn median<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn median<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   let fp = footprint_options(c)?;
   let dims = c.dims()?;
   let dt = c.input.dtype;
@@ -58,7 +58,7 @@ fn median<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
 
 /// `meanFilter`: the square as two uniform_filter1d passes (stored in the dtype in between), the
 /// disk as the CPU's chord sums.
-fn mean<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn mean<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   let fp = footprint_options(c)?;
   let dims = c.dims()?;
   need_fp64(ctx, c)?;

@@ -31,7 +31,7 @@ fn program<C: Gpu>(ctx: &C, dtype: DType) -> SbResult<std::sync::Arc<C::Program>
 
 /// `add` / `subtract` / `multiply` / `divide`: float32 of both operands, the other broadcast over Z
 /// when it is one slice (shapes checked by the CPU's `stack::other_period`).
-fn binary<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn binary<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   c.params(&[])?;
   let dims = c.dims()?;
   let other = c.required(0);
@@ -66,7 +66,7 @@ fn as_f32<C: Gpu>(ctx: &C, a: &HostArray, n: usize) -> SbResult<C::Buf> {
 }
 
 /// `addScalar` / `multiplyScalar` in float64, rounded half to even and saturated for integers.
-fn scalar<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn scalar<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   if !ctx.fp64() {
     return Err(SbError::dtype(format!("{} needs double precision on the device, which {} lacks", c.name, ctx.name())));
   }
@@ -82,7 +82,7 @@ fn scalar<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
   finish(ctx, out, &dst)
 }
 
-fn absolute<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn absolute<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   c.params(&[])?;
   let dims = c.dims()?;
   let (out, dst) = result(ctx, c, dims, c.input.dtype)?;
@@ -94,7 +94,7 @@ fn absolute<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
   finish(ctx, out, &dst)
 }
 
-fn projection<C: Gpu>(ctx: &C, c: &Call, kernel: &str, dtype: DType) -> SbResult<Output> {
+fn projection<C: Gpu>(ctx: &C, c: &Call, kernel: &str, dtype: DType) -> SbResult<Option<Output>> {
   c.params(&[])?;
   let dims = c.dims()?;
   if dims.z == 0 && dtype != DType::F32 {
@@ -109,18 +109,18 @@ fn projection<C: Gpu>(ctx: &C, c: &Call, kernel: &str, dtype: DType) -> SbResult
   finish(ctx, out, &dst)
 }
 
-fn sum_projection<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn sum_projection<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   projection(ctx, c, "set_sum_projection", DType::F32)
 }
 
-fn argmax_projection<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn argmax_projection<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   // The kernel writes non-negative int indices: the same bits as the uint32 result.
   projection(ctx, c, "set_argmax_projection", DType::U32)
 }
 
 /// The footprint filters: erosion / dilation by the clipped disk or square, composed for the
 /// opening, closing and black top-hat (closing − image).
-fn morphology<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Output> {
+fn morphology<C: Gpu>(ctx: &C, c: &Call) -> SbResult<Option<Output>> {
   use crate::proc::tophat::erode_dilate;
   let fp = stackbridge_kernels::set::rank::footprint_options(c)?;
   let (radius, square) = (fp.radius, fp.shape == stackbridge_kernels::set::rank::Shape::Square);
