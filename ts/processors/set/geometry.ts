@@ -3,8 +3,8 @@ import type { MemoryTypeName } from '../../types.js';
 import type { OperationOptions, Unary } from './types.js';
 
 /**
- * Spline order: 0 (nearest) or 1 (linear). Order 3 is part of the contract but not implemented
- * yet: it is refused with an `InvalidArgumentError` ("order 3 is not supported yet").
+ * Spline order: 0 (nearest), 1 (linear) or 3 (cubic: scipy's prefiltered B-spline; for `rotate`
+ * skimage's bicubic). Order 3 runs on the host CPU on every backend.
  */
 export type InterpolationOrder = 0 | 1 | 3;
 
